@@ -1,0 +1,33 @@
+"""zoobench: a PyTorch Lightning model zoo and benchmark suite.
+
+Public API::
+
+    zoo.create(name, **kwargs)        -> LightningModule
+    zoo.list_models(pattern="*")      -> list[str]
+    zoo.train(model, data, **kwargs)  -> TrainResult
+    zoo.load_checkpoint(path, ...)    -> LightningModule (verified weights)
+"""
+
+__version__ = "0.1.0"
+
+from zoo.registry import list_models  # noqa: E402
+
+
+def __getattr__(name: str):
+    # Lazy: `import zoo` stays cheap; lightning loads on first use.
+    if name in ("create", "train"):
+        from zoo import training
+
+        return getattr(training, name)
+    if name == "load_checkpoint":
+        from zoo.checkpoint import load_checkpoint
+
+        return load_checkpoint
+    if name == "list_datasets":
+        from zoo.data import list_datasets
+
+        return list_datasets
+    raise AttributeError(f"module 'zoo' has no attribute {name!r}")
+
+
+__all__ = ["create", "list_models", "train", "load_checkpoint", "list_datasets", "__version__"]

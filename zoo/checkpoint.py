@@ -1,0 +1,205 @@
+"""Checkpoints: safetensors weights + a JSON card, verified on every load.
+
+A checkpoint is a folder::
+
+    model.safetensors   the model's state dict (no optimizer state)
+    card.json           what it is: model name and kwargs, task, optimizer config,
+                        data info (class names, vocabularies), metrics per split,
+                        the study cell that produced it, library versions, and
+                        the sha256 of model.safetensors
+
+The card's sha256 is checked before the weights are read; a mismatch is a
+:class:`~zoo.errors.CheckpointError`, never a silent load. Loading with a
+different ``num_classes`` drops the model's named head and loads the rest
+strictly (timm's ``load_pretrained``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from zoo.errors import CheckpointError, ConfigError
+
+FORMAT = "zoobench-checkpoint/1"
+WEIGHTS, CARD = "model.safetensors", "card.json"
+FREEZE = ("none", "backbone", "all")
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def versions() -> dict[str, str]:
+    import lightning
+    import torchmetrics
+
+    from zoo import __version__
+
+    return {
+        "zoobench": __version__,
+        "torch": torch.__version__,
+        "lightning": lightning.__version__,
+        "torchmetrics": torchmetrics.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def _jsonable(obj: Any) -> Any:
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return _jsonable(dataclasses.asdict(obj))
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, torch.Tensor):
+        return obj.tolist()
+    return obj
+
+
+def write_json_atomic(path: Path, obj: Any) -> None:
+    """Write JSON to ``path`` so that a reader sees the old file or the whole new one."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(_jsonable(obj), f, indent=2, sort_keys=False, allow_nan=True)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_checkpoint(task, directory: str | Path, *, metrics: dict[str, Any] | None = None, **extra: Any) -> Path:
+    """Write ``task``'s model and card into ``directory`` (created; must not hold a checkpoint)."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    if (directory / CARD).exists():
+        raise CheckpointError(f"{directory} already holds a checkpoint; choose a new folder (nothing was overwritten).")
+    spec = getattr(task, "zoo_spec", None)
+    if spec is None:
+        raise CheckpointError("only modules made by zoo.create can be saved as zoo checkpoints.")
+    state = {k: v.detach().cpu().contiguous() for k, v in task.model.state_dict().items()}
+    weights = directory / WEIGHTS
+    save_file(state, str(weights))
+    card = {
+        "format": FORMAT,
+        **spec,
+        "data": task.data_info.to_dict() if getattr(task, "data_info", None) else None,
+        "metrics": metrics or {},
+        "num_parameters": sum(v.numel() for v in task.model.parameters()),
+        "versions": versions(),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        **extra,
+        "sha256": sha256_file(weights),
+    }
+    write_json_atomic(directory / CARD, card)
+    return directory
+
+
+def read_card(directory: str | Path) -> dict[str, Any]:
+    directory = Path(directory)
+    path = directory / CARD if directory.is_dir() else directory
+    if not path.exists():
+        raise CheckpointError(f"no checkpoint at {directory}: expected {CARD} and {WEIGHTS} in that folder.")
+    try:
+        card = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise CheckpointError(f"checkpoint card {path} is not valid JSON ({e}); the checkpoint is corrupt.") from None
+    if not isinstance(card, dict) or card.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not a zoobench checkpoint card (format {FORMAT!r} expected).")
+    for key in ("model", "task", "kwargs", "sha256"):
+        if key not in card:
+            raise CheckpointError(f"checkpoint card {path} lacks {key!r}; the checkpoint is corrupt.")
+    return card
+
+
+def load_state(directory: str | Path, card: dict[str, Any]) -> dict[str, torch.Tensor]:
+    """The verified state dict of a checkpoint folder."""
+    weights = Path(directory) / WEIGHTS
+    if not weights.exists():
+        raise CheckpointError(f"checkpoint {directory} has a card but no {WEIGHTS}.")
+    actual = sha256_file(weights)
+    if actual != card["sha256"]:
+        raise CheckpointError(
+            f"checkpoint {weights} is corrupt: sha256 {actual[:12]}… does not match the card's {card['sha256'][:12]}…; "
+            "re-download or re-train it."
+        )
+    try:
+        return load_file(str(weights))
+    except Exception as e:  # safetensors raises its own error types for malformed files
+        raise CheckpointError(f"cannot read {weights}: {e}") from None
+
+
+def head_names(model: torch.nn.Module) -> tuple[str, ...]:
+    """Attribute names of the model's output layer(s), replaced on transfer."""
+    return tuple(getattr(model, "head_names", ("head",)))
+
+
+def load_checkpoint(directory: str | Path, *, freeze: str = "none", **overrides: Any):
+    """Rebuild the task saved in ``directory`` and load its verified weights.
+
+    ``overrides`` change builder kwargs; changing the output size (``num_classes``)
+    re-initializes the head and loads every other weight strictly. ``freeze``:
+    ``backbone`` (all but the head), ``all``, or ``none``.
+    """
+    from zoo.data.core import DataInfo
+    from zoo.training import create
+
+    if freeze not in FREEZE:
+        raise ConfigError(f"freeze must be one of {', '.join(FREEZE)}, got {freeze!r}.")
+    card = read_card(directory)
+    state = load_state(directory, card)
+    kwargs = {**card["kwargs"], **overrides}
+    task = create(card["model"], task=card["task"], **kwargs)
+    heads = head_names(task.model)
+    new_head = any(k in overrides and overrides[k] != card["kwargs"].get(k) for k in ("num_classes",))
+    if new_head:
+        state = {k: v for k, v in state.items() if k.split(".")[0] not in heads}
+        missing, unexpected = task.model.load_state_dict(state, strict=False)
+        stray = [k for k in missing if k.split(".")[0] not in heads] + list(unexpected)
+        if stray:
+            raise CheckpointError(f"checkpoint {directory} does not fit model {card['model']!r}: {stray[:5]}")
+    else:
+        try:
+            task.model.load_state_dict(state, strict=True)
+        except RuntimeError as e:
+            raise CheckpointError(f"checkpoint {directory} does not fit model {card['model']!r}: {str(e)[:300]}") from None
+    if card.get("data"):
+        info = DataInfo.from_dict(card["data"])
+        if new_head:
+            info.class_names = None
+            info.num_classes = overrides["num_classes"]
+        task.data_info = info
+    task.card = card
+    set_frozen(task, freeze)
+    return task
+
+
+def set_frozen(task, freeze: str) -> None:
+    """Freeze ``backbone`` (everything but the head), ``all``, or nothing (``none``).
+
+    Frozen batch-norm layers also keep their running statistics (eval mode is
+    re-applied by :meth:`train` through ``_frozen_norms``), as Keras' fine-tuning guide advises.
+    """
+    heads = head_names(task.model)
+    for name, p in task.model.named_parameters():
+        in_head = name.split(".")[0] in heads
+        p.requires_grad_(freeze == "none" or (freeze == "backbone" and in_head))
+    task.frozen = freeze

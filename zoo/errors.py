@@ -1,0 +1,67 @@
+"""User-facing errors.
+
+Everything a user can get wrong (a name, a value, a file) raises a subclass of
+:class:`ZooError` with one self-contained sentence. The CLI prints that sentence
+and exits non-zero; it never shows a traceback for these.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class ZooError(Exception):
+    """A mistake in what the user asked for, explained in one message."""
+
+
+class ConfigError(ZooError, ValueError):
+    """An invalid value for a known setting."""
+
+
+class UnknownNameError(ZooError, KeyError):
+    """A name that is not in one of the zoo's tables."""
+
+    def __init__(self, kind: str, name: object, allowed: Iterable[str]):
+        allowed = sorted(allowed)
+        self.kind, self.name, self.allowed = kind, name, allowed
+        close = difflib.get_close_matches(str(name), allowed, n=3, cutoff=0.5)
+        hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+        super().__init__(f"unknown {kind} {name!r}.{hint} Allowed: {', '.join(allowed)}.")
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
+class DataError(ZooError, OSError):
+    """A data file is missing, corrupt or unreadable."""
+
+
+class CheckpointError(ZooError, OSError):
+    """A checkpoint is missing, corrupt, or does not fit what was asked."""
+
+
+def check_choice(kind: str, value: object, allowed: Iterable[str]) -> str:
+    """Return ``value`` if it is one of ``allowed``, else raise :class:`UnknownNameError`."""
+    allowed = list(allowed)
+    if not isinstance(value, str) or value not in allowed:
+        raise UnknownNameError(kind, value, allowed)
+    return value
+
+
+def check_positive(name: str, value: object, *, allow_zero: bool = False, integer: bool = False) -> None:
+    """Raise :class:`ConfigError` unless ``value`` is a positive (or non-negative) number."""
+    kind = "integer" if integer else "number"
+    ok_type = isinstance(value, int) if integer else isinstance(value, (int, float))
+    if isinstance(value, bool) or not ok_type or value < 0 or (value == 0 and not allow_zero) or value != value:
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ConfigError(f"{name} must be an {kind} {bound}, got {value!r}.")
+
+
+def check_fraction(name: str, value: object, *, inclusive_high: bool = False) -> None:
+    """Raise :class:`ConfigError` unless ``0 <= value < 1`` (or ``<= 1``)."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value
+    ok = ok and (value <= 1 if inclusive_high else value < 1)
+    if not ok:
+        hi = "1]" if inclusive_high else "1)"
+        raise ConfigError(f"{name} must be in [0, {hi}, got {value!r}.")

@@ -1,0 +1,3 @@
+"""Model families; importing this package registers every builder."""
+
+from zoo.models import mlp  # noqa: F401

@@ -1,0 +1,251 @@
+"""``zoo.create`` and ``zoo.train``: the one path from names to a trained, evaluated, saved model.
+
+The CLI (``zoo train``) and the benchmark runner both call :func:`train`, so a
+study cell and a command line with the same settings are the same run.
+Keyword arguments form one flat namespace, split by owner:
+
+* builder kwargs   -> the model family's config dataclass (``hidden``, ``activation``, ...);
+* optimizer kwargs -> :class:`zoo.optim.OptimConfig` (``optimizer``, ``lr``, ``schedule``, ...);
+* task kwargs      -> the task's constructor (``l1``, ``l2``, ``label_smoothing``, ...);
+* loop kwargs      -> :class:`zoo.engine.LoopConfig` (``max_epochs``, ``patience``, ``clip_norm``, ...).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from zoo import registry
+from zoo.engine import FitResult, LoopConfig, fit
+from zoo.errors import ConfigError, UnknownNameError, check_positive
+from zoo.optim import OptimConfig
+from zoo.tasks import TASKS, Task, make_task, task_params
+
+LOGGERS = ("csv", "tensorboard", "wandb", "none")
+
+
+def create(name: str, *, task: str | None = None, **kwargs: Any) -> Task:
+    """A LightningModule training model ``name``; kwargs as in the module docstring (no loop kwargs)."""
+    entry = registry.get(name)
+    task = task or entry.tasks[0]
+    if task not in entry.tasks:
+        raise UnknownNameError(f"task for model {name!r}", task, entry.tasks)
+    optim, rest = OptimConfig.split(kwargs)
+    tparams = task_params(task) - {"binary"}
+    task_kwargs = {k: rest.pop(k) for k in list(rest) if k in tparams}
+    builder_kwargs = rest
+    allowed = set(registry.builder_params(name)) | tparams | set(OptimConfig.field_names())
+    for k in builder_kwargs:
+        if k not in allowed:
+            raise UnknownNameError(f"argument for model {name!r}", k, allowed)
+    model = registry.call_builder(name, builder_kwargs)
+    module = make_task(task, model, optim, task_kwargs)
+    module.zoo_spec = {
+        "model": name,
+        "task": task,
+        "kwargs": {**builder_kwargs, **task_kwargs, **_changed(optim)},
+    }
+    return module
+
+
+def _changed(cfg: Any) -> dict[str, Any]:
+    """Fields of a dataclass that differ from their defaults (what the user chose)."""
+    out = {}
+    for f in dataclasses.fields(cfg):
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+        if getattr(cfg, f.name) != default:
+            out[f.name] = getattr(cfg, f.name)
+    return out
+
+
+def split_kwargs(kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(model/optim/task kwargs, loop kwargs)."""
+    loop_names = {f.name for f in dataclasses.fields(LoopConfig)}
+    return {k: v for k, v in kwargs.items() if k not in loop_names}, {k: v for k, v in kwargs.items() if k in loop_names}
+
+
+def seed_everything(seed: int) -> None:
+    check_positive("seed", seed, allow_zero=True, integer=True)
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+@dataclass
+class TrainResult:
+    """A trained task, its data, what the loop did, and the final evaluation."""
+
+    task: Task
+    data: Any
+    fit: FitResult
+    metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Full metrics per split: {"val": {...}, "test": {...}}."""
+    predictions: dict[str, torch.Tensor] = field(default_factory=dict)
+    """Test-split outputs (probabilities or predictions, and targets)."""
+    run_dir: Path | None = None
+    seconds: float = 0.0
+
+
+def load_data(data: str, *, batch_size: int, seed: int, data_options: dict[str, Any] | None = None):
+    """The datamodule for ``data``: fixed split (``split_seed``), shuffling seeded by ``seed``."""
+    from zoo.data import load
+
+    options = dict(data_options or {})
+    split_seed = options.pop("split_seed", 0)
+    dm = load(data, batch_size=batch_size, seed=split_seed, **options)
+    dm.seed = seed  # the training seed orders the batches; the split stays put across seeds
+    return dm
+
+
+def train(
+    model: str,
+    data: str | None = None,
+    *,
+    seed: int = 0,
+    batch_size: int = 32,
+    data_options: dict[str, Any] | None = None,
+    out_dir: str | Path | None = None,
+    logger: str = "csv",
+    threads: int = 0,
+    save: bool = True,
+    **kwargs: Any,
+) -> TrainResult:
+    """Train ``model`` on ``data`` and evaluate on val and test; write a run folder if ``out_dir``.
+
+    ``out_dir`` receives ``metrics.csv`` (one row per epoch), ``checkpoint/``,
+    ``predictions_test.npz`` and ``result.json``. It must be new or empty: an
+    earlier run is never overwritten.
+    """
+    t0 = time.perf_counter()
+    entry = registry.get(model)
+    data = data or entry.default_data
+    if data is None:
+        raise ConfigError(f"model {model!r} has no default dataset; pass one (zoo list shows them).")
+    if logger not in LOGGERS:
+        raise UnknownNameError("logger", logger, LOGGERS)
+    check_positive("batch_size", batch_size, integer=True)
+    check_positive("threads", threads, allow_zero=True, integer=True)
+    model_kwargs, loop_kwargs = split_kwargs(kwargs)
+    loop = LoopConfig(**loop_kwargs)
+    run_dir = _new_run_dir(out_dir) if out_dir is not None else None
+    if threads:
+        torch.set_num_threads(threads)
+
+    seed_everything(seed)
+    dm = load_data(data, batch_size=batch_size, seed=seed, data_options=data_options)
+    info = dm.info
+    if info.kind not in entry.tasks:
+        raise ConfigError(
+            f"model {model!r} trains for {', '.join(entry.tasks)}; dataset {data!r} is {info.kind}."
+        )
+    implied = entry.from_data(info) if entry.from_data else {}
+    task = create(model, task=info.kind, **{**implied, **model_kwargs})
+    task.data_info = info
+    task.zoo_spec.update(data=data, seed=seed, batch_size=batch_size, data_options=data_options or {})
+    task.prepare_data_stats(dm)
+
+    loggers = _loggers(logger, run_dir, name=f"{model}-{data}") if run_dir is not None else []
+    result = fit(task, dm, loop, loggers=loggers)
+    metrics, predictions = {}, {}
+    for split in ("val", "test"):
+        m, out = task.evaluate(getattr(dm, f"{split}_dataloader")(), full=True)
+        metrics[split] = m
+        if split == "test":
+            predictions = out
+    res = TrainResult(task, dm, result, metrics, predictions, run_dir, time.perf_counter() - t0)
+    if run_dir is not None:
+        write_run(res, save=save)
+    return res
+
+
+def _new_run_dir(out_dir: str | Path) -> Path:
+    path = Path(out_dir)
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        raise ConfigError(f"output folder {path} already exists and is not empty; choose a new one (nothing was changed).")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _loggers(kind: str, run_dir: Path, name: str) -> list[Any]:
+    if kind == "none":
+        return []
+    if kind == "csv":
+        from lightning.fabric.loggers import CSVLogger
+
+        return [CSVLogger(run_dir, name="logs", version="")]
+    if kind == "tensorboard":
+        try:
+            from lightning.fabric.loggers import TensorBoardLogger
+
+            return [TensorBoardLogger(run_dir, name="tensorboard", version="")]
+        except ModuleNotFoundError:
+            raise ConfigError("logger 'tensorboard' needs the tensorboard package: pip install 'zoobench[tensorboard]'.") from None
+    try:
+        from lightning.pytorch.loggers import WandbLogger
+    except ModuleNotFoundError:
+        raise ConfigError("logger 'wandb' needs the wandb package: pip install 'zoobench[wandb]'.") from None
+    os.environ.setdefault("WANDB_MODE", "offline")  # never needs an account unless the user configured one
+    os.environ.setdefault("WANDB_SILENT", "true")
+    return [WandbLogger(name=name, save_dir=str(run_dir), project="zoobench")]
+
+
+def write_run(res: TrainResult, *, save: bool = True) -> None:
+    """Write a run folder; result.json last, so its presence means the run is complete."""
+    from zoo.checkpoint import save_checkpoint, write_json_atomic
+
+    d = res.run_dir
+    assert d is not None
+    _write_history_csv(d / "metrics.csv", res.fit.history)
+    save_predictions(d / "predictions_test.npz", res.predictions)
+    summary = summarize(res)
+    if save:
+        save_checkpoint(res.task, d / "checkpoint", metrics=res.metrics, fit=summary["fit"])
+    write_json_atomic(d / "result.json", summary)
+
+
+def save_predictions(path: Path, predictions: dict[str, torch.Tensor]) -> None:
+    """Per-sample test outputs as numpy arrays (``probs``/``pred`` and ``target``), so reports
+    and curves need neither torch nor the model."""
+    np.savez_compressed(path, **{k: v.detach().cpu().numpy() for k, v in predictions.items()})
+
+
+def summarize(res: TrainResult) -> dict[str, Any]:
+    fitres = dataclasses.asdict(res.fit)
+    fitres.pop("history")
+    return {
+        "spec": res.task.zoo_spec,
+        "num_parameters": res.task.num_parameters(),
+        "fit": fitres,
+        "metrics": res.metrics,
+        "seconds": res.seconds,
+    }
+
+
+def _write_history_csv(path: Path, history: list[dict[str, Any]]) -> None:
+    import csv
+
+    keys: list[str] = []
+    for row in history:
+        keys += [k for k in row if k not in keys]
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=keys)
+        w.writeheader()
+        w.writerows(history)
+
+
+def headline(metrics: dict[str, Any]) -> dict[str, float]:
+    """Scalar metrics only (no per-class lists), for printing."""
+    return {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(obj, indent=2, default=str)
