@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from zoo.flags import add_dataclass_flags, parse_value
+from zoo.flags import TypedValue, add_dataclass_flags
 
 
 def add_commands(sub: Any, argv: list[str]) -> None:
@@ -53,31 +53,30 @@ def add_model_flags(p: argparse.ArgumentParser, model: str | None) -> None:
         entry = registry.get(model)
         implied = {"in_features", "num_classes", "vocab_size", "in_channels", "src_vocab_size", "tgt_vocab_size"}
         add_dataclass_flags(p, entry.config, skip=implied, title=f"model {model}: {entry.summary}")
-        seen: set[str] = set()
-        for kind in entry.tasks:
-            cls = TASKS[kind]
-            if cls in seen:
-                continue
-            seen.add(cls)
-            _add_task_flags(p, cls)
+        done: set[str] = set()
+        for cls in dict.fromkeys(TASKS[kind] for kind in entry.tasks):
+            done |= _add_task_flags(p, cls, skip=done)
     add_dataclass_flags(p, OptimConfig, title="optimizer and learning-rate schedule")
     add_dataclass_flags(p, LoopConfig, title="training loop")
 
 
-def _add_task_flags(p: argparse.ArgumentParser, cls: type) -> None:
+def _add_task_flags(p: argparse.ArgumentParser, cls: type, skip: set[str]) -> set[str]:
+    """Flags for a task's keyword arguments (l1, l2, label_smoothing, ...); returns the names added."""
     import inspect
     import typing
 
     sig = inspect.signature(cls.__init__)
     hints = typing.get_type_hints(cls.__init__)
-    g = p.add_argument_group(f"task {cls.__name__}")
+    g = p.add_argument_group(f"task ({cls.__name__})")
+    added = set()
     for name, prm in sig.parameters.items():
-        if name in ("self", "model", "optim", "binary"):
+        if name in ("self", "model", "optim", "binary") or name in skip:
             continue
         tp = hints.get(name, str)
         g.add_argument(f"--{name}", *([f"--{name.replace('_', '-')}"] if "_" in name else []), dest=name,
-                       default=argparse.SUPPRESS, type=lambda t, tp=tp, n=name: parse_value(t, tp, n),
-                       help=f"(default: {prm.default})")
+                       default=argparse.SUPPRESS, type=TypedValue(tp, name), help=f"(default: {prm.default})")
+        added.add(name)
+    return added
 
 
 def _data_options(items: list[str]) -> dict[str, Any]:

@@ -51,11 +51,11 @@ def check_choice(kind: str, value: object, allowed: Iterable[str]) -> str:
 
 def check_positive(name: str, value: object, *, allow_zero: bool = False, integer: bool = False) -> None:
     """Raise :class:`ConfigError` unless ``value`` is a positive (or non-negative) number."""
-    kind = "integer" if integer else "number"
+    kind = "an integer" if integer else "a number"
     ok_type = isinstance(value, int) if integer else isinstance(value, (int, float))
     if isinstance(value, bool) or not ok_type or value < 0 or (value == 0 and not allow_zero) or value != value:
         bound = ">= 0" if allow_zero else "> 0"
-        raise ConfigError(f"{name} must be an {kind} {bound}, got {value!r}.")
+        raise ConfigError(f"{name} must be {kind} {bound}, got {value!r}.")
 
 
 def check_fraction(name: str, value: object, *, inclusive_high: bool = False) -> None:

@@ -93,13 +93,15 @@ def add_dataclass_flags(parser: argparse.ArgumentParser | Any, cls: type, *, ski
             metavar=_metavar(hints[f.name]),
             default=argparse.SUPPRESS,
             help=f"{docs.get(f.name, '')} (default: {shown})",
-            type=_Parser(hints[f.name], f.name),
+            type=TypedValue(hints[f.name], f.name),
         )
         added.append(f.name)
     return added
 
 
-class _Parser:
+class TypedValue:
+    """argparse ``type=`` for a typed value, reporting our one-line message."""
+
     def __init__(self, tp: Any, name: str):
         self.tp, self.name, self.__name__ = tp, name, name
 

@@ -154,6 +154,8 @@ def train(
     task.prepare_data_stats(dm)
 
     loggers = _loggers(logger, run_dir, name=f"{model}-{data}") if run_dir is not None else []
+    for lg in loggers:
+        lg.log_hyperparams(task.zoo_spec)
     result = fit(task, dm, loop, loggers=loggers)
     metrics, predictions = {}, {}
     for split in ("val", "test"):
@@ -179,15 +181,15 @@ def _loggers(kind: str, run_dir: Path, name: str) -> list[Any]:
     if kind == "none":
         return []
     if kind == "csv":
-        from lightning.fabric.loggers import CSVLogger
+        from lightning.pytorch.loggers import CSVLogger
 
         return [CSVLogger(run_dir, name="logs", version="")]
     if kind == "tensorboard":
         try:
-            from lightning.fabric.loggers import TensorBoardLogger
+            from lightning.pytorch.loggers import TensorBoardLogger
 
             return [TensorBoardLogger(run_dir, name="tensorboard", version="")]
-        except ModuleNotFoundError:
+        except (ModuleNotFoundError, ImportError):
             raise ConfigError("logger 'tensorboard' needs the tensorboard package: pip install 'zoobench[tensorboard]'.") from None
     try:
         from lightning.pytorch.loggers import WandbLogger
@@ -204,7 +206,7 @@ def write_run(res: TrainResult, *, save: bool = True) -> None:
 
     d = res.run_dir
     assert d is not None
-    _write_history_csv(d / "metrics.csv", res.fit.history)
+    write_history_csv(d / "metrics.csv", res.fit.history)
     save_predictions(d / "predictions_test.npz", res.predictions)
     summary = summarize(res)
     if save:
@@ -230,7 +232,8 @@ def summarize(res: TrainResult) -> dict[str, Any]:
     }
 
 
-def _write_history_csv(path: Path, history: list[dict[str, Any]]) -> None:
+def write_history_csv(path: Path, history: list[dict[str, Any]]) -> None:
+    """One row per epoch, the union of the rows' keys as columns (also the benchmark store's metrics.csv)."""
     import csv
 
     keys: list[str] = []
