@@ -39,7 +39,6 @@ def add_run_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--out", help="run folder (default: runs/train/MODEL-DATA-TIME); must be new")
     g.add_argument("--logger", default="csv", help="csv, tensorboard, wandb (offline unless configured) or none")
     g.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
-    g.add_argument("--task", help="task kind when the model supports several (default: from the data)")
 
 
 def add_model_flags(p: argparse.ArgumentParser, model: str | None) -> None:
@@ -98,7 +97,7 @@ def _data_options(items: list[str]) -> dict[str, Any]:
     return out
 
 
-RUN_KEYS = ("command", "run", "model", "data", "data_option", "seed", "batch_size", "out", "logger", "threads", "task")
+RUN_KEYS = ("command", "run", "model", "data", "data_option", "seed", "batch_size", "out", "logger", "threads")
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -109,8 +108,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     data = args.data or entry.default_data
     kwargs = {k: v for k, v in vars(args).items() if k not in RUN_KEYS}
     out = Path(args.out) if args.out else Path("runs") / "train" / f"{args.model}-{data}-{time.strftime('%Y%m%d-%H%M%S')}"
-    if args.task:
-        kwargs["task"] = args.task
     print(f"zoo train {args.model} on {data} -> {out}", file=sys.stderr)
     res = train(
         args.model, data, seed=args.seed, batch_size=args.batch_size, data_options=_data_options(args.data_option),

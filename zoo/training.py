@@ -96,14 +96,12 @@ class TrainResult:
 
 
 def load_data(data: str, *, batch_size: int, seed: int, data_options: dict[str, Any] | None = None):
-    """The datamodule for ``data``: fixed split (``split_seed``), shuffling seeded by ``seed``."""
+    """The datamodule for ``data``: the split is fixed (``split_seed``, default 0) so every
+    training seed is scored on the same test set; ``seed`` orders the batches."""
     from zoo.data import load
 
-    options = dict(data_options or {})
-    split_seed = options.pop("split_seed", 0)
-    dm = load(data, batch_size=batch_size, seed=split_seed, **options)
-    dm.seed = seed  # the training seed orders the batches; the split stays put across seeds
-    return dm
+    options = {"split_seed": 0, **(data_options or {})}
+    return load(data, batch_size=batch_size, seed=seed, **options)
 
 
 def train(

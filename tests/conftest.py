@@ -1,0 +1,22 @@
+"""Shared fixtures."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+# One torch thread per test process, set before torch is imported: two threads beside
+# another busy process collapse ~100x (DESIGN.md performance notes). CI sets it too.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("WANDB_MODE", "offline")
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The real data folder: $ZOO_DATA, else ../shared/data beside the checkout; skips when absent."""
+    path = Path(os.environ.get("ZOO_DATA") or Path(__file__).resolve().parents[1].parent / "shared" / "data")
+    if not path.is_dir():
+        pytest.skip(f"real data folder {path} not found (set ZOO_DATA)")
+    return path

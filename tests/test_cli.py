@@ -1,0 +1,88 @@
+"""The `zoo` command: a working run end to end, and one clear line for every mistake."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from zoo.cli import main
+
+
+def run(argv, capsys):
+    try:
+        code = main(argv)
+    except SystemExit as e:  # argparse's own exits (usage errors, --help)
+        code = e.code
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_list(capsys):
+    code, out, _ = run(["list"], capsys)
+    assert code == 0 and "mlp" in out and "digits" in out and "embedded" in out
+
+
+def test_train_writes_run_folder(tmp_path, capsys):
+    out_dir = tmp_path / "run"
+    code, out, err = run(["train", "mlp_tiny", "--data", "wine", "--max_epochs", "3", "--hidden", "8,8",
+                          "--activation", "elu", "--optimizer", "nesterov", "--lr", "0.05", "--out", str(out_dir),
+                          "--data-option", "limit=60", "--progress", "false"], capsys)
+    assert code == 0, err
+    result = json.loads((out_dir / "result.json").read_text())
+    assert result["spec"]["kwargs"]["hidden"] == [8, 8] and result["spec"]["kwargs"]["optimizer"] == "nesterov"
+    assert (out_dir / "checkpoint" / "card.json").exists() and (out_dir / "logs" / "metrics.csv").exists()
+    assert "test: loss" in out and "steps" in out
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["train", "mpl"], "unknown model 'mpl'. Did you mean 'mlp'"),
+        (["train", "mlp_tiny", "--data", "mnits"], "unknown dataset 'mnits'. Did you mean 'mnist'"),
+        (["train", "mlp_tiny", "--activation", "relu6"], "unknown activation 'relu6'"),
+        (["train", "mlp_tiny", "--optimizer", "lamb"], "unknown optimizer 'lamb'"),
+        (["train", "mlp_tiny", "--hidden", "8,0"], "each hidden size must be an integer > 0, got 0"),
+        (["train", "mlp_tiny", "--batch-size", "-4"], "batch_size must be an integer > 0, got -4"),
+        (["train", "mlp_tiny", "--lr", "fast"], "--lr must be a number, got 'fast'"),
+        (["train", "mlp_tiny", "--max_epochs", "0"], "max_epochs must be an integer > 0, got 0"),
+        (["train", "mlp_tiny", "--logger", "mlflow"], "unknown logger 'mlflow'"),
+        (["train", "mlp_tiny", "--data-option", "limt=5"], "limt"),
+        (["train", "mlp_tiny", "--schedule", "cosine", "--warmup_epochs", "-1"], "warmup_epochs must be a number >= 0"),
+    ],
+)
+def test_mistakes_give_one_line_and_exit_2(argv, message, capsys, tmp_path):
+    code, out, err = run([*argv, "--out", str(tmp_path / "r")], capsys)
+    assert code == 2
+    lines = [line for line in err.strip().splitlines() if not line.startswith("zoo train ")]
+    assert len(lines) == 1 and message in lines[0], err
+    assert "Traceback" not in err
+
+
+def test_existing_output_is_never_overwritten(tmp_path, capsys):
+    out_dir = tmp_path / "keep"
+    out_dir.mkdir()
+    (out_dir / "result.json").write_text("precious")
+    code, _, err = run(["train", "mlp_tiny", "--out", str(out_dir)], capsys)
+    assert code == 2 and "already exists and is not empty" in err
+    assert (out_dir / "result.json").read_text() == "precious"
+
+
+def test_missing_data_file_is_one_line(tmp_path):
+    env = {**os.environ, "ZOO_DATA": str(tmp_path / "empty"), "ZOO_OFFLINE": "1"}
+    p = subprocess.run([sys.executable, "-m", "zoo.cli", "train", "mlp_tiny", "--data", "mnist", "--out", str(tmp_path / "r")],
+                       capture_output=True, text=True, env=env, timeout=300)
+    assert p.returncode == 2 and "Traceback" not in p.stderr
+    err = [line for line in p.stderr.splitlines() if line.startswith("zoo: error")]
+    assert len(err) == 1 and "mnist/" in err[0] and "sha256" in err[0] and str(tmp_path / "empty") in err[0]
+
+
+def test_console_script_help_lists_model_flags():
+    exe = Path(sys.executable).with_name("zoo")
+    if not exe.exists():
+        pytest.skip("console script not installed in this environment")
+    p = subprocess.run([str(exe), "train", "mlp", "--help"], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0
+    assert "--activation" in p.stdout and "Hidden activation" in p.stdout and "--schedule" in p.stdout
