@@ -8,9 +8,9 @@ zoobench samples/s / hand-written samples/s (median over repeats).
     python benchmarks/speed_mlp.py [--epochs 2] [--repeats 3] [--threads 1]
 
 Both loops time optimizer steps only (zoobench's validation pass is excluded by
-its own throughput figure), after the same warm-up. Run it under the allocator
-settings zoobench's CLI uses, so the ratio stays honest; the script re-executes
-itself with them unless --no-malloc-env is given.
+its own throughput figure), after the same warm-up. Run it under the process
+settings zoobench's CLI uses (zoo/procenv.py), so the ratio stays honest; the
+script re-executes itself with them unless --no-process-env is given.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ import statistics
 import sys
 import time
 
-MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": "33554432", "MALLOC_TRIM_THRESHOLD_": "8000000000"}
 
 
 def main() -> None:
@@ -30,10 +29,12 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--batch-sizes", default="128,512")
-    ap.add_argument("--no-malloc-env", action="store_true")
+    ap.add_argument("--no-process-env", action="store_true", help="skip zoobench's allocator/OpenMP settings")
     args = ap.parse_args()
-    if not args.no_malloc_env and any(os.environ.get(k) != v for k, v in MALLOC_ENV.items()):
-        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **MALLOC_ENV})
+    if not args.no_process_env:
+        from zoo.procenv import reexec_with_process_env
+
+        reexec_with_process_env(sys.argv)
 
     import torch
     import torch.nn.functional as F
@@ -83,7 +84,7 @@ def main() -> None:
         res = fit(task, dm, LoopConfig(max_epochs=args.epochs, progress=False, warmup_steps=warmup, restore_best=False))
         return res.throughput
 
-    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, malloc env {'on' if os.environ.get('MALLOC_MMAP_THRESHOLD_') else 'off'}")
+    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, process env {'on' if os.environ.get('MALLOC_MMAP_THRESHOLD_') else 'off'}")
     print(f"{'batch':>6} {'hand-written':>14} {'zoobench':>12} {'ratio':>7}")
     for bs in map(int, args.batch_sizes.split(",")):
         base, ours = [], []

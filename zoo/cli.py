@@ -1,30 +1,25 @@
-"""The ``zoo`` command: list | train | bench | report | finetune | generate | translate.
+"""The ``zoo`` command: list | train | bench | report | generate | translate | neighbors.
 
 Every subcommand lives with the code it drives and registers itself through
-``add_commands(subparsers)`` in one of :data:`COMMAND_MODULES`. Mistakes
-(:class:`~zoo.errors.ZooError`) print one line, ``zoo: error: ...``, and exit 2;
-a traceback means a bug in zoobench.
+``add_commands(subparsers, argv)`` in one of the modules of ``COMMAND_MODULES``.
+Mistakes (:class:`~zoo.errors.ZooError`) print one line, ``zoo: error: ...``,
+and exit 2; a traceback means a bug in zoobench.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import sys
 from collections.abc import Sequence
 
-# Evidence (performance notes, ../shared/DESIGN.md): glibc returns freed activation buffers to
-# the OS every step; these thresholds keep them, 1.41x (MLP) and 1.22x (CNN) faster steps.
-# They must be set before the interpreter starts, so main() re-executes itself once.
-MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": "33554432", "MALLOC_TRIM_THRESHOLD_": "8000000000"}
-
 COMMAND_MODULES = (
-    "zoo.commands",  # list, train, finetune, pretrained
+    "zoo.commands",  # list, train
     "zoo.bench.cli",  # bench, bench status
     "zoo.report.cli",  # report
     "zoo.models.char_rnn",  # generate
     "zoo.models.seq2seq",  # translate
+    "zoo.models.word2vec",  # neighbors, analogy
 )
 
 
@@ -53,18 +48,6 @@ def build_parser(argv: Sequence[str] = ()) -> Parser:
     return parser
 
 
-def _reexec_with_allocator_env(argv: Sequence[str]) -> None:
-    if os.environ.get("ZOO_NO_REEXEC") or all(os.environ.get(k) == v for k, v in MALLOC_ENV.items()):
-        return
-    env = {**os.environ, **MALLOC_ENV, "ZOO_NO_REEXEC": "1"}
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os.execve(sys.executable, [sys.executable, "-m", "zoo.cli", *argv], env)
-    except OSError:
-        pass  # carry on in this process, only slower
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     from zoo.errors import ZooError
@@ -82,8 +65,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def entry() -> None:
-    """Console-script entry point: set the allocator thresholds, then run."""
-    _reexec_with_allocator_env(sys.argv[1:])
+    """Console-script entry point: re-execute once with the process settings, then run."""
+    from zoo.procenv import reexec_with_process_env
+
+    reexec_with_process_env(["-m", "zoo.cli", *sys.argv[1:]])
     sys.exit(main())
 
 
