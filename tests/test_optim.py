@@ -43,7 +43,7 @@ def test_unknown_names_and_bad_values():
     with pytest.raises(UnknownNameError, match="Did you mean 'nadam'"):
         OptimConfig(optimizer="nadm")
     with pytest.raises(UnknownNameError, match="unknown schedule"):
-        OptimConfig(schedule="linear")
+        OptimConfig(schedule="triangular")
     with pytest.raises(ConfigError, match="momentum must be in"):
         OptimConfig(momentum=1.5)
     with pytest.raises(ConfigError, match="milestones must be increasing"):

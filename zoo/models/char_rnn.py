@@ -1,0 +1,252 @@
+"""Character-level recurrent language models: embedding -> recurrent layers -> per-step softmax.
+
+Read top to bottom: config, model, sampling, builders, the ``zoo generate``
+command, pretrained entries.
+
+The book's model (Hands-On Machine Learning, 3rd ed., chapter 16) is
+``char_rnn``: Embedding(vocab, 16) -> GRU(128) -> Dense(vocab), 62,009
+parameters with our 41-token vocabulary (39 characters + ``<pad>``, ``<unk>``;
+the book's 39 tokens give 61,719). It reached validation loss 1.5477 nats/char
+in the book (stateful: 1.4786); DESIGN.md's measurement here: it plateaus near 1.51. ``char_gru`` (2 x 256,
+dropout 0.2) is the zoo's bar model. Evidence (../shared/DESIGN.md, measured at
+2 threads): 1.46 nats/char in ~6 min, 1.41 in ~21 min; this file's recipe and
+figure are in ``benchmarks/recipes/char_gru-shakespeare.yaml``.
+
+Training is ordinary next-character cross-entropy (:class:`zoo.tasks.LanguageModelTask`);
+stateful training carries :meth:`CharRNN.forward_state`'s state across
+consecutive windows. Gradient clipping is the loop's ``clip_norm`` /
+``clip_value``. The character vocabulary is not a builder argument: it lives in
+the dataset's ``DataInfo.extra["vocab"]``, which every checkpoint card stores,
+and :func:`generate` reads it from there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from typing import Any, Union
+
+import torch
+from torch import Tensor, nn
+
+from zoo.errors import CheckpointError, ConfigError, check_choice, check_fraction, check_positive
+from zoo.registry import register_model
+
+CELLS: dict[str, type[nn.RNNBase]] = {"gru": nn.GRU, "lstm": nn.LSTM, "rnn": nn.RNN}
+State = Union[Tensor, tuple[Tensor, Tensor]]
+"""Hidden state: (num_layers, B, hidden) for GRU/RNN; (h, c), both that shape, for LSTM."""
+
+
+@dataclass
+class CharRNNConfig:
+    """Shape and knobs of a character-level recurrent language model."""
+
+    vocab_size: int = 41
+    """Tokens in the vocabulary (specials included); set from the data."""
+    embed_dim: int = 16
+    """Size of each character's embedding (the book: 16)."""
+    hidden: int = 128
+    """Units of each recurrent layer."""
+    num_layers: int = 1
+    """Stacked recurrent layers."""
+    cell: str = "gru"
+    """Recurrent cell: gru, lstm or rnn (tanh)."""
+    dropout: float = 0.0
+    """Drop probability between recurrent layers and before the output layer."""
+
+    def __post_init__(self) -> None:
+        check_positive("vocab_size", self.vocab_size, integer=True)
+        check_positive("embed_dim", self.embed_dim, integer=True)
+        check_positive("hidden", self.hidden, integer=True)
+        check_positive("num_layers", self.num_layers, integer=True)
+        check_choice("recurrent cell", self.cell, CELLS)
+        check_fraction("dropout", self.dropout)
+
+
+class CharRNN(nn.Module):
+    """(B, T) character ids -> (B, T, vocab_size) next-character logits."""
+
+    head_names = ("head",)
+
+    def __init__(self, cfg: CharRNNConfig):
+        super().__init__()
+        self.config = cfg
+        self.embed = nn.Embedding(cfg.vocab_size, cfg.embed_dim)
+        # PyTorch applies an RNN's dropout between layers only (and warns when there is one layer).
+        between = cfg.dropout if cfg.num_layers > 1 else 0.0
+        self.rnn = CELLS[cfg.cell](cfg.embed_dim, cfg.hidden, cfg.num_layers, batch_first=True, dropout=between)
+        self.drop = nn.Dropout(cfg.dropout) if cfg.dropout else nn.Identity()
+        self.head = nn.Linear(cfg.hidden, cfg.vocab_size)
+
+    def forward_state(self, x: Tensor, state: State | None = None) -> tuple[Tensor, State]:
+        """Logits (B, T, V) and the final state, starting from ``state`` (None = zeros)."""
+        h, state = self.rnn(self.embed(x), state)  # (B, T, H)
+        return self.head(self.drop(h)), state
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.forward_state(x)[0]
+
+
+def detach_state(state: State | None) -> State | None:
+    """The state cut from the graph (truncated back-propagation through time)."""
+    if state is None:
+        return None
+    if isinstance(state, tuple):
+        return tuple(s.detach() for s in state)  # type: ignore[return-value]
+    return state.detach()
+
+
+def state_batch_size(state: State) -> int:
+    return (state[0] if isinstance(state, tuple) else state).shape[1]
+
+
+# ----------------------------------------------------------------------------- sampling
+
+
+@torch.no_grad()
+def sample_ids(
+    model: CharRNN,
+    prompt: list[int],
+    length: int,
+    *,
+    temperature: float = 1.0,
+    banned: tuple[int, ...] = (),
+    generator: torch.Generator | None = None,
+) -> list[int]:
+    """``length`` ids drawn one at a time after ``prompt``, from softmax(logits / temperature).
+
+    ``temperature`` 0 picks the most likely character (greedy). ``banned`` ids
+    (the specials ``<pad>``, ``<unk>``) are never drawn. The state is carried, so
+    each step costs one recurrent step, not a pass over the whole text.
+    """
+    if not prompt:
+        raise ConfigError("the prompt is empty; give at least one character, e.g. --prompt 'to be'.")
+    check_positive("length", length, integer=True)
+    check_positive("temperature", temperature, allow_zero=True)
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    logits, state = model.forward_state(torch.tensor([prompt], device=device))  # (1, P, V)
+    last = logits[0, -1]
+    mask = torch.zeros_like(last)
+    if banned:
+        mask[list(banned)] = float("-inf")
+    out: list[int] = []
+    for _ in range(length):
+        scores = last.float() + mask
+        if temperature == 0:
+            nxt = int(scores.argmax())
+        else:
+            probs = torch.softmax(scores / temperature, -1).cpu()
+            nxt = int(torch.multinomial(probs, 1, generator=generator))
+        out.append(nxt)
+        logits, state = model.forward_state(torch.tensor([[nxt]], device=device), state)
+        last = logits[0, -1]
+    model.train(was_training)
+    return out
+
+
+def generate(task: Any, prompt: str, length: int = 200, *, temperature: float = 1.0, seed: int | None = 0) -> str:
+    """``length`` characters sampled after ``prompt`` by a trained char model (a task from
+    :func:`zoo.training.train` or :func:`zoo.checkpoint.load_checkpoint`).
+
+    The prompt is encoded with the vocabulary saved with the model
+    (``task.data_info.extra["vocab"]``), lower-cased if training was; a
+    character never seen in training is an error naming it.
+    """
+    from zoo.data.vocab import Vocab
+
+    model = getattr(task, "model", task)
+    if not isinstance(model, CharRNN):
+        raise ConfigError(f"generate needs a character language model (char_rnn, char_gru, ...), not {type(model).__name__}.")
+    info = getattr(task, "data_info", None)
+    if info is None or "vocab" not in (info.extra or {}):
+        raise ConfigError("this model carries no character vocabulary; train it with zoo.train (or load a checkpoint) first.")
+    vocab = Vocab.from_dict(info.extra["vocab"])
+    if len(vocab) != model.config.vocab_size:
+        raise CheckpointError(f"the saved vocabulary has {len(vocab)} tokens but the model outputs {model.config.vocab_size}.")
+    if not isinstance(prompt, str) or not prompt:
+        raise ConfigError("the prompt is empty; give at least one character, e.g. --prompt 'to be'.")
+    text = prompt.lower() if info.extra.get("lowercase") else prompt
+    unseen = sorted({c for c in text if c not in vocab.stoi})
+    if unseen:
+        known = "".join(t for t in vocab.itos if t not in vocab.specials)
+        raise ConfigError(
+            f"the prompt has {len(unseen)} character(s) never seen in training: {''.join(unseen)!r}; "
+            f"this model knows {len(known)}: {''.join(sorted(known))!r}."
+        )
+    ids = vocab.encode(text, strict=True)
+    generator = torch.Generator().manual_seed(seed) if seed is not None else None
+    banned = tuple(vocab.stoi[s] for s in vocab.specials)
+    out = sample_ids(model, ids, length, temperature=temperature, banned=banned, generator=generator)
+    return "".join(vocab.decode(out))
+
+
+# ----------------------------------------------------------------------------- builders
+
+
+def _from_data(info: Any) -> dict[str, Any]:
+    return {"vocab_size": int(info.extra.get("vocab_size") or info.num_classes)}
+
+
+_ENTRY = dict(config=CharRNNConfig, tasks=("language_model",), default_data="shakespeare_sample", from_data=_from_data)
+
+
+@register_model(**_ENTRY)
+def char_rnn(**kwargs: Any) -> CharRNN:
+    """The book's char-RNN: embedding 16 -> one GRU of 128 units -> per-step softmax (cell=lstm or rnn for the others)."""
+    return CharRNN(CharRNNConfig(**kwargs))
+
+
+@register_model(**_ENTRY)
+def char_gru(**kwargs: Any) -> CharRNN:
+    """Two GRU layers of 256 units, dropout 0.2: the zoo's Tiny Shakespeare model (<= 1.50 nats/char)."""
+    return CharRNN(CharRNNConfig(**{"hidden": 256, "num_layers": 2, "dropout": 0.2, **kwargs}))
+
+
+@register_model(**_ENTRY)
+def char_lstm(**kwargs: Any) -> CharRNN:
+    """Two LSTM layers of 256 units, dropout 0.2 (char_gru with LSTM cells)."""
+    return CharRNN(CharRNNConfig(**{"hidden": 256, "num_layers": 2, "dropout": 0.2, "cell": "lstm", **kwargs}))
+
+
+@register_model(**_ENTRY, tags=("tiny",))
+def char_gru_tiny(**kwargs: Any) -> CharRNN:
+    """Embedding 8 -> one GRU of 32 units, for tests and smoke studies."""
+    return CharRNN(CharRNNConfig(**{"embed_dim": 8, "hidden": 32, **kwargs}))
+
+
+# ----------------------------------------------------------------------------- zoo generate
+
+
+def add_commands(sub: Any, argv: list[str]) -> None:
+    p = sub.add_parser(
+        "generate",
+        help="sample text from a character language-model checkpoint",
+        description="Continue PROMPT with LENGTH characters sampled from a char_* checkpoint.",
+    )
+    p.add_argument("checkpoint", help="a checkpoint folder (holding card.json and model.safetensors)")
+    p.add_argument("--prompt", required=True, help="text to continue (characters seen in training only)")
+    p.add_argument("--length", type=int, default=200, help="characters to generate (default: 200)")
+    p.add_argument("--temperature", type=float, default=1.0,
+                   help="softmax temperature: < 1 safer, > 1 wilder, 0 = always the most likely (default: 1.0)")
+    p.add_argument("--seed", type=int, default=0, help="sampling seed (default: 0; the same seed gives the same text)")
+    p.set_defaults(run=cmd_generate)
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from zoo.checkpoint import load_checkpoint, read_card
+
+    check_positive("--length", args.length, integer=True)
+    check_positive("--temperature", args.temperature, allow_zero=True)
+    card = read_card(args.checkpoint)  # before any weight is read: the wrong kind of checkpoint fails fast
+    if card.get("task") != "language_model":
+        raise CheckpointError(
+            f"{args.checkpoint} holds a {card.get('task')} model ({card.get('model')!r}); "
+            "zoo generate needs a character language model (char_rnn, char_gru, char_lstm)."
+        )
+    task = load_checkpoint(args.checkpoint)
+    text = generate(task, args.prompt, args.length, temperature=args.temperature, seed=args.seed)
+    sys.stdout.write(args.prompt + text + "\n")
+    return 0

@@ -1,0 +1,183 @@
+"""Wide & Deep network for tabular regression (Hands-On ML, ch. 10; Cheng et al., 2016).
+
+Read top to bottom: config, model, builders, pretrained entries.
+
+The deep path is an MLP over the "deep" input columns; the wide path feeds the
+"wide" columns straight to the output layer, which sees the concatenation
+``[wide, deep(x_deep)]``. Both forms of the book are one model:
+
+* single-input form: ``wide_columns=None, deep_columns=None`` (every column on both paths);
+* two-input form: columns chosen by index, e.g. ``wide_columns=(0,1,2,3,4)``,
+  ``deep_columns=(2,3,4,5,6,7)`` (the book's features 0-4 wide and 2-7 deep).
+
+The data pipeline stays single-input: the model selects the columns from one
+``(B, F)`` tensor after its input scaler, so the CLI, studies and checkpoints
+need nothing special. ``aux_output=True`` adds the book's auxiliary output on
+top of the deep path; while training the model returns ``(main, aux)`` and
+:class:`zoo.tasks.RegressionTask` weights the two losses ``1 - aux_weight`` and
+``aux_weight`` (the book's 0.9 / 0.1). In eval mode it returns ``main`` only.
+
+Outputs are ``target_shift + target_scale * linear(...)``, with shift and scale
+set from the training split's target mean and std (``from_data``), so the
+layers learn a standardized target while the loss and metrics stay in the
+target's own units (diabetes: raw progression 25-346; California: $100k).
+
+Worked example (checked in tests/models/test_wide_deep.py): the book's
+two-input model, 5 wide and 6 deep columns, hidden (30, 30), auxiliary output:
+deep 6*30+30 + 30*30+30 = 1,140; head (5+30)*1+1 = 36; aux head 30+1 = 31;
+total 1,207 parameters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from zoo.errors import ConfigError, DataError
+from zoo.layers import InputScaler, init_module_
+from zoo.models.mlp import DenseBlock, MLPConfig
+from zoo.registry import register_model
+
+
+@dataclass
+class WideDeepConfig(MLPConfig):
+    """Shape and knobs of a Wide & Deep network (the MLP's knobs apply to the deep path)."""
+
+    in_features: int = 8
+    """Input columns of the table (set from the data)."""
+    num_classes: int = 1
+    """Outputs: regression targets (set from the data)."""
+    hidden: tuple[int, ...] = (30, 30)
+    """Width of each hidden layer of the deep path, input side first (the book: 30, 30)."""
+    wide_columns: tuple[int, ...] | None = None
+    """Column indices fed straight to the output layer (the wide path); None = every column (single-input form)."""
+    deep_columns: tuple[int, ...] | None = None
+    """Column indices fed to the deep path; None = every column."""
+    log_columns: tuple[int, ...] = ()
+    """Column indices replaced by log1p(x) before scaling: heavy-tailed counts (rooms, population), whose
+    differences of logs are the ratios a dense layer cannot form from raw counts; () = none."""
+    aux_output: bool = False
+    """Add an auxiliary output on the deep path (a regularizer); its loss weight is the task's aux_weight."""
+    target_shift: float = 0.0
+    """Added to every output: the training target mean (set from the data), so the layers fit a standardized target."""
+    target_scale: float = 1.0
+    """Multiplies every output before the shift: the training target std (set from the data)."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.hidden:
+            raise ConfigError("hidden needs at least one layer for the deep path, got ().")
+        for name in ("wide_columns", "deep_columns", "log_columns"):
+            cols = getattr(self, name)
+            if cols is None and name != "log_columns":
+                continue
+            cols = tuple(cols or ())
+            setattr(self, name, cols)
+            if not cols and name != "log_columns":
+                raise ConfigError(f"{name} needs at least one column index, or None for every column.")
+            for c in cols:
+                if isinstance(c, bool) or not isinstance(c, int) or not 0 <= c < self.in_features:
+                    raise ConfigError(
+                        f"{name} holds {c!r}; column indices must be integers from 0 to {self.in_features - 1} "
+                        f"(the data has {self.in_features} columns)."
+                    )
+            if len(set(cols)) != len(cols):
+                raise ConfigError(f"{name} repeats a column: {cols}.")
+        if not isinstance(self.target_scale, (int, float)) or not self.target_scale > 0:
+            raise ConfigError(f"target_scale must be a number > 0, got {self.target_scale!r}.")
+
+
+class LogInputScaler(InputScaler):
+    """:class:`~zoo.layers.InputScaler` after ``log1p`` of some columns; fitted (on the logs) on the training split."""
+
+    def __init__(self, mode: str, num_features: int, per_feature: bool, log_columns: tuple[int, ...] = ()):
+        super().__init__(mode, num_features, per_feature=per_feature)
+        self.register_buffer("log_index", torch.tensor(log_columns, dtype=torch.long) if log_columns else None, persistent=False)
+
+    def _log(self, x: Tensor) -> Tensor:
+        if self.log_index is None:
+            return x
+        x = x.clone()
+        x[:, self.log_index] = torch.log1p(x[:, self.log_index])  # (B, len(log_columns))
+        return x
+
+    @torch.no_grad()
+    def fit(self, x: Tensor) -> LogInputScaler:
+        x = x.float().flatten(1)
+        if self.log_index is not None and (x[:, self.log_index] < 0).any():
+            bad = self.log_index[(x[:, self.log_index] < 0).any(0)][0].item()
+            raise DataError(f"log_columns holds column {bad}, which has negative values in the training split; log1p needs x >= 0.")
+        super().fit(self._log(x))
+        return self
+
+    def forward(self, x: Tensor) -> Tensor:
+        return super().forward(self._log(x))
+
+
+class WideDeep(nn.Module):
+    """(B, F) -> scaler -> [x_wide, deep(x_deep)] -> linear head -> (B, num_classes) [, aux (B, num_classes)]."""
+
+    def __init__(self, cfg: WideDeepConfig):
+        super().__init__()
+        self.config = cfg
+        self.scaler = LogInputScaler(cfg.scaling, cfg.in_features, cfg.scale_per_feature, cfg.log_columns)
+        # Column selections as (non-persistent) buffers: they follow .to(device), and the
+        # config in the checkpoint card already records them. None = all columns, no gather.
+        for name, cols in (("wide_index", cfg.wide_columns), ("deep_index", cfg.deep_columns)):
+            self.register_buffer(name, None if cols is None else torch.tensor(cols, dtype=torch.long), persistent=False)
+        n_wide = cfg.in_features if cfg.wide_columns is None else len(cfg.wide_columns)
+        n_deep = cfg.in_features if cfg.deep_columns is None else len(cfg.deep_columns)
+        widths = (n_deep, *cfg.hidden)
+        self.body = nn.Sequential(*(DenseBlock(a, b, cfg) for a, b in zip(widths[:-1], widths[1:])))
+        self.head = nn.Linear(n_wide + widths[-1], cfg.num_classes)
+        self.aux_head = nn.Linear(widths[-1], cfg.num_classes) if cfg.aux_output else None
+        self.head_names = ("head", "aux_head") if cfg.aux_output else ("head",)
+        init_module_(self, cfg.init, cfg.init_distribution, cfg.activation)
+        if cfg.init != "torch":
+            # The outputs are linear (regression), not the hidden activation: Glorot, as Keras' Dense default.
+            for h in (self.head, self.aux_head):
+                if h is not None:
+                    init_module_(h, "glorot", cfg.init_distribution)
+
+    def _columns(self, x: Tensor, index: Tensor | None) -> Tensor:
+        return x if index is None else x.index_select(1, index)
+
+    def forward(self, x: Tensor) -> Tensor | tuple[Tensor, Tensor]:
+        cfg = self.config
+        x = self.scaler(x.flatten(1))  # (B, F)
+        deep = self.body(self._columns(x, self.deep_index))  # (B, hidden[-1])
+        main = self.head(torch.cat([self._columns(x, self.wide_index), deep], dim=1))  # (B, outputs)
+        main = main * cfg.target_scale + cfg.target_shift
+        if self.training and self.aux_head is not None:
+            return main, self.aux_head(deep) * cfg.target_scale + cfg.target_shift
+        return main
+
+
+# ----------------------------------------------------------------------------- builders
+
+
+def _from_data(info) -> dict:
+    if len(info.input_shape) != 1:
+        raise ConfigError(f"wide_deep needs table rows (N, F); dataset {info.name!r} gives inputs of shape {tuple(info.input_shape)}.")
+    out = {"in_features": info.num_features, "num_classes": info.num_classes or 1}
+    extra = info.extra or {}
+    if "target_mean" in extra and extra.get("target_std", 0) > 0:
+        out.update(target_shift=float(extra["target_mean"]), target_scale=float(extra["target_std"]))
+    return out
+
+
+_ENTRY = dict(config=WideDeepConfig, tasks=("regression",), default_data="diabetes", from_data=_from_data)
+
+
+@register_model(**_ENTRY)
+def wide_deep(**kwargs) -> WideDeep:
+    """Wide & Deep regression network (Hands-On ML ch. 10): wide columns beside a deep MLP, optional auxiliary output."""
+    return WideDeep(WideDeepConfig(**kwargs))
+
+
+@register_model(**_ENTRY, tags=("tiny",))
+def wide_deep_tiny(**kwargs) -> WideDeep:
+    """Deep path of one 8-unit layer, for tests and smoke studies."""
+    return WideDeep(WideDeepConfig(**{"hidden": (8,), **kwargs}))
