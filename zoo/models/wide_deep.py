@@ -22,6 +22,11 @@ set from the training split's target mean and std (``from_data``), so the
 layers learn a standardized target while the loss and metrics stay in the
 target's own units (diabetes: raw progression 25-346; California: $100k).
 
+``log_columns`` takes ``log1p`` of heavy-tailed count columns before the
+scaler (fitted on the logs): California's table has raw counts (total_rooms,
+population, households) where the book's scikit-learn version has ratios, and a
+difference of logs is a ratio a dense layer can form.
+
 Worked example (checked in tests/models/test_wide_deep.py): the book's
 two-input model, 5 wide and 6 deep columns, hidden (30, 30), auxiliary output:
 deep 6*30+30 + 30*30+30 = 1,140; head (5+30)*1+1 = 36; aux head 30+1 = 31;

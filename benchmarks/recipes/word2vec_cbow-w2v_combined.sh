@@ -1,0 +1,11 @@
+#!/bin/sh
+# CBOW with negative sampling on the combined corpus (mean of the context, word2vec -cbow 1).
+# Corpus: WikiText-2 valid+test + spa-eng English + Tiny Shakespeare, 1,345,604 words, min_count 5.
+# 100-d vectors, window 5 (dynamic), 5 negatives (unigram^0.75) shared by 64 examples,
+# subsampling 1e-3; SGD lr 0.025 decayed linearly to 1e-4 (gensim's default for CBOW too),
+# 4,096 examples (centre words) per step, 20 epochs, final vectors kept.
+# Against gensim: python benchmarks/word2vec_vs_gensim.py --model word2vec_cbow --data w2v_combined
+# Evidence: EVIDENCE
+exec zoo train word2vec_cbow --data w2v_combined --batch-size 4096 --max-epochs 20 \
+  --optimizer sgd --lr 0.025 --schedule linear --min-lr 1e-4 --restore-best false --threads 1 \
+  --seed 0 "$@"

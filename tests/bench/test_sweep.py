@@ -1,0 +1,155 @@
+"""Sweeps: run, resume, retry, status, parallel workers, dead workers."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+from pathlib import Path
+
+import pytest
+from bench_helpers import tiny_study
+
+from zoo.bench.executors import Done, ProcessExecutor, SequentialExecutor
+from zoo.bench.progress import Progress
+from zoo.bench.spec import parse_study
+from zoo.bench.sweep import run_study
+from zoo.cli import main
+
+
+def _metrics(directory: Path) -> dict[str, dict]:
+    out = {}
+    for d in directory.iterdir():
+        if d.is_dir() and not d.name.startswith("."):
+            out[d.name] = json.loads((d / "result.json").read_text())["metrics"]
+    return out
+
+
+def test_sweep_runs_resumes_and_reports(tmp_path):
+    study = parse_study(tiny_study(), "t.yaml")
+    stream = io.StringIO()
+    s1 = run_study(study, out=tmp_path, stream=stream, live=False, threads=1)
+    assert s1.ran == 12 and s1.counts["pending"] == 0 and s1.total == 12
+    assert s1.counts["ok"] + s1.counts["diverged"] == 12
+    lines = stream.getvalue().splitlines()
+    assert sum(line.startswith("[") for line in lines) == 12  # a line per finished cell off a terminal
+    assert "ETA" in lines[-1]
+    before = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("result.json")}
+    s2 = run_study(study, out=tmp_path, quiet=True)  # resume: nothing left to do
+    assert s2.ran == 0
+    assert before == {p: p.stat().st_mtime_ns for p in tmp_path.rglob("result.json")}
+    sweep_log = (tmp_path / "tiny" / "sweep.log").read_text().splitlines()
+    assert len(sweep_log) == 12
+    # The store has nothing half-done left over.
+    assert not list((tmp_path / "tiny" / ".staging").iterdir())
+    assert not list((tmp_path / "tiny" / ".leases").iterdir())
+
+
+def test_status_command_and_retry_failed(tmp_path, capsys):
+    raw = tiny_study(problems=["mlp_tiny-digits"], nuisance={}, fixed={"monitor": "val_nonsense"})
+    p = tmp_path / "bad.yaml"
+    import yaml
+
+    p.write_text(yaml.safe_dump({**raw, "name": "bad"}))
+    out = str(tmp_path / "runs")
+    assert main(["bench", str(p), "--out", out]) == 1  # cells failed: non-zero
+    capsys.readouterr()
+    assert main(["bench", "status", str(p), "--out", out]) == 0
+    text = capsys.readouterr().out
+    assert "failed 2" in text and "val_nonsense" in text and "pending 0" in text
+    # Fix the study? It would be a different study: refused, nothing changed.
+    p.write_text(yaml.safe_dump({**raw, "name": "bad", "fixed": {}}))
+    assert main(["bench", str(p), "--out", out]) == 2
+    assert "different study named 'bad'" in capsys.readouterr().err
+    # --retry-failed reruns the failures (here they fail again, and are recorded again).
+    p.write_text(yaml.safe_dump({**raw, "name": "bad"}))
+    ids = sorted(d.name for d in (tmp_path / "runs" / "bad").iterdir() if not d.name.startswith(".") and d.is_dir())
+    before = {i: (tmp_path / "runs" / "bad" / i / "result.json").stat().st_mtime_ns for i in ids}
+    assert main(["bench", str(p), "--out", out]) == 1  # plain resume: failures stay as they are
+    assert before == {i: (tmp_path / "runs" / "bad" / i / "result.json").stat().st_mtime_ns for i in ids}
+    assert main(["bench", str(p), "--out", out, "--retry-failed"]) == 1
+    after = {i: (tmp_path / "runs" / "bad" / i / "result.json").stat().st_mtime_ns for i in ids}
+    assert all(after[i] != before[i] for i in ids)
+    assert main(["bench", "status", str(tmp_path / "runs" / "bad")]) == 0  # a store folder works too
+    capsys.readouterr()
+    assert main(["bench", str(p), "--out", out, "--dry-run"]) == 0
+    assert capsys.readouterr().out.count("error") == 2
+
+
+@pytest.mark.slow
+def test_parallel_workers_match_sequential(tmp_path):
+    """Two worker processes give the same numbers as the in-process run (same seeds, one thread each)."""
+    study = parse_study(tiny_study(), "t.yaml")
+    seq = run_study(study, out=tmp_path / "seq", executor=SequentialExecutor(threads=1), quiet=True)
+    par = run_study(study, out=tmp_path / "par", workers=2, threads=1, quiet=True)
+    assert seq.ran == par.ran == 12
+    assert _metrics(tmp_path / "seq" / "tiny") == _metrics(tmp_path / "par" / "tiny")
+    env = json.loads(next((tmp_path / "par" / "tiny").glob("*/env.json")).read_text())
+    assert env["torch_threads"] == 1 and env["omp_num_threads"] == "1"
+    assert env["malloc_env"].get("MALLOC_MMAP_THRESHOLD_") == "33554432"
+    assert env["pid"] != os.getpid()
+
+
+def test_dead_worker_becomes_a_row_and_is_replaced(tmp_path):
+    """A worker killed mid-cell (as the OOM killer would) gives that cell status oom; the sweep goes on."""
+    ex = ProcessExecutor(1, threads=1, log_dir=tmp_path / "logs")
+    ex.start()
+    try:
+        ex.wait_ready()
+        worker = ex._workers[0]
+        from zoo.bench.executors import Job
+
+        cell = parse_study(tiny_study(problems=["mlp_tiny-digits"], scientific={}, nuisance={}), "t.yaml").cells()[0]
+        worker.job = Job(cell, tmp_path / "w")  # pretend it is running this cell
+        os.kill(worker.process.pid, signal.SIGKILL)
+        done: list[Done] = []
+        for _ in range(40):
+            done += ex.wait(0.25)
+            if done:
+                break
+        assert len(done) == 1 and done[0].result is None and done[0].status == "oom"
+        assert "SIGKILL" in done[0].error
+        assert ex._workers[0].process.pid != worker.process.pid and ex._workers[0].process.is_alive()
+    finally:
+        ex.close()
+
+
+def test_progress_eta_and_counts():
+    stream = io.StringIO()
+    p = Progress("s", 4, {"pending": 4}, stream=stream, live=False)
+    assert p.eta() == float("inf")
+    from zoo.bench.spec import Cell
+
+    c = Cell("s", "mlp-digits", "mlp", "digits", 0, "{}")
+    p.started(c)
+    p.finished(c, {"status": "ok", "metrics": {"test": {"acc": 0.5}}, "seconds": 1.0})
+    assert p.counts["ok"] == 1 and p.counts["pending"] == 3 and p.counts["running"] == 0
+    assert 0 < p.eta() < float("inf")
+    assert "test_acc 0.5" in stream.getvalue()
+    assert "done 1/4" in p.status_line() and "ETA" in p.status_line()
+
+
+def _sweep_in_child(study_raw, out, conn):
+    study = parse_study(study_raw, "t.yaml")
+    s = run_study(study, out=out, executor=SequentialExecutor(threads=1), quiet=True, poll=0.2)
+    conn.send((s.ran, s.counts))
+
+
+def test_two_sweeps_share_one_study(tmp_path):
+    """Two sweeps of one study at once (as on two machines sharing the folder): each cell runs once."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("fork")  # this process has imported torch with one thread: fork is safe
+    raw = tiny_study()
+    pipes = [ctx.Pipe() for _ in range(2)]
+    procs = [ctx.Process(target=_sweep_in_child, args=(raw, tmp_path, child)) for _, child in pipes]
+    for p in procs:
+        p.start()
+    results = [parent.recv() for parent, _ in pipes]
+    for p in procs:
+        p.join(120)
+    assert sum(ran for ran, _ in results) == 12
+    assert all(counts["pending"] == 0 and counts["running"] == 0 for _, counts in results)
+    dirs = [d for d in (tmp_path / "tiny").iterdir() if d.is_dir() and not d.name.startswith(".")]
+    assert len(dirs) == 12 and all((d / "result.json").exists() for d in dirs)

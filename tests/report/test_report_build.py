@@ -1,0 +1,224 @@
+"""zoo report: the files it writes, their numbers against scikit-learn, and broken stores."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+from sklearn import metrics as M
+
+TOL = 1e-6
+
+
+def _sklearn_test_metrics(cell_dir: Path) -> tuple[dict[str, float], dict[str, list[float]]]:
+    """Scalar and per-class test metrics of one cell, from its stored predictions, by scikit-learn."""
+    z = np.load(cell_dir / "predictions_test.npz")
+    y = z["target"]
+    if "pred" in z.files:
+        pred = z["pred"].astype(np.float64)
+        return {"rmse": math.sqrt(M.mean_squared_error(y, pred)), "mae": M.mean_absolute_error(y, pred),
+                "r2": M.r2_score(y, pred)}, {}
+    probs = z["probs"].astype(np.float64)
+    if probs.ndim == 1:
+        hard = (probs >= 0.5).astype(int)
+        scalar = {"acc": M.accuracy_score(y, hard), "precision": M.precision_score(y, hard, zero_division=0),
+                  "recall": M.recall_score(y, hard, zero_division=0), "f1": M.f1_score(y, hard, zero_division=0),
+                  "auroc": M.roc_auc_score(y, probs), "ap": M.average_precision_score(y, probs)}
+        labels = [0, 1]
+        per = {}
+    else:
+        n = probs.shape[1]
+        labels = list(range(n))
+        hard = probs.argmax(1)
+        onehot = np.eye(n, dtype=int)[y]
+        kw = dict(average="macro", labels=labels, zero_division=0)
+        scalar = {"acc": M.accuracy_score(y, hard), "precision": M.precision_score(y, hard, **kw),
+                  "recall": M.recall_score(y, hard, **kw), "f1": M.f1_score(y, hard, **kw),
+                  # one-vs-rest macro AUROC; the one-hot (multilabel) form skips sklearn's check that rows
+                  # sum to 1, which the stored float32 probabilities miss by ~1e-7
+                  "auroc": M.roc_auc_score(onehot, probs, average="macro"),
+                  "ap": M.average_precision_score(onehot, probs, average="macro")}
+        per = {"auroc": [M.roc_auc_score(onehot[:, c], probs[:, c]) for c in labels],
+               "ap": [M.average_precision_score(onehot[:, c], probs[:, c]) for c in labels]}
+    p, r, f, s = M.precision_recall_fscore_support(y, hard, labels=labels, zero_division=0)
+    per.update(precision=list(p), recall=list(r), f1=list(f), support=list(s))
+    return scalar, per
+
+
+def test_report_files(optimizers_report):
+    out = optimizers_report.out_dir
+    for name in ("README.md", "index.html", "results.csv", "per_class.csv", "verdict.csv"):
+        assert (out / name).is_file(), name
+    pngs = sorted(p.stem for p in (out / "figures").glob("*.png"))
+    assert pngs == sorted(p.stem for p in (out / "figures").glob("*.svg"))
+    assert {"isolation_optimizer", "roc_mlp_digits", "pr_mlp_digits", "confusion_mlp_digits", "roc_mlp_breast_cancer",
+            "scatter_mlp_diabetes", "curves_mlp_digits", "lr_range_mlp_digits"} <= set(pngs)
+    html = (out / "index.html").read_text()
+    assert html.count("data:image/png;base64,") == len(pngs)  # every figure embedded
+    assert not re.search(r"""(src|href)=["']?(https?:|//|figures/)""", html)  # self-contained, no network
+    readme = (out / "README.md").read_text()
+    for p in pngs:
+        assert f"(figures/{p}.png)" in readme
+    # verdict first: the first section of both documents
+    assert readme.index("## Verdict") < readme.index("## Classification detail") < readme.index("## Training dynamics")
+    assert html.index('id="verdict"') < html.index("<figure")
+
+
+def test_every_metric_equals_sklearn_on_the_stored_predictions(optimizers_report, optimizers_store):
+    out = optimizers_report.out_dir
+    rows = pd.read_csv(out / "results.csv")
+    per_class = pd.read_csv(out / "per_class.csv")
+    checked = 0
+    for r in rows[rows.test_source == "predictions"].itertuples():
+        scalar, per = _sklearn_test_metrics(optimizers_store / r.cell_id)
+        for k, v in scalar.items():
+            assert getattr(r, f"test_{k}") == pytest.approx(v, abs=TOL), (r.cell_id, k)
+            checked += 1
+        sub = per_class[per_class.cell_id == r.cell_id].sort_values("class")
+        for k, vals in per.items():
+            np.testing.assert_allclose(sub[k].to_numpy(dtype=float), vals, atol=TOL, err_msg=f"{r.cell_id} {k}")
+            checked += len(vals)
+    assert checked > 1000, checked  # ~45 cells with predictions
+    # The per-class tables printed in README.md (4 decimals) agree with scikit-learn too.
+    readme = (out / "README.md").read_text()
+    tables = re.findall(r"cell `(\w+)`</summary>\n\n(\| class .*?)\n\n", readme, flags=re.S)
+    assert len(tables) >= 6
+    for cell_id, text in tables:
+        _, per = _sklearn_test_metrics(optimizers_store / cell_id)
+        lines = text.splitlines()
+        head = [h.strip() for h in lines[0].strip("|").split("|")]
+        for k, line in enumerate(lines[2:]):
+            cells = dict(zip(head, (c.strip() for c in line.strip("|").split("|"))))
+            for col, key in (("precision", "precision"), ("recall", "recall"), ("F1", "f1"), ("AUROC", "auroc"), ("AP", "ap")):
+                if col in cells:
+                    assert float(cells[col]) == pytest.approx(per[key][k], abs=5e-5 + 1e-9), (cell_id, col, k)
+            assert int(cells["support"]) == per["support"][k]
+
+
+def test_confidence_intervals_match_reference(optimizers_report, optimizers_store):
+    out = optimizers_report.out_dir
+    verdict = pd.read_csv(out / "verdict.csv")
+    rows = pd.read_csv(out / "results.csv").set_index("cell_id")
+    readme = (out / "README.md").read_text()
+    for v in verdict.itertuples():
+        cells = json.loads(v.cells)
+        if v.metric in ("acc", "rmse"):  # recompute the seeds' values from the predictions
+            values = [_sklearn_test_metrics(optimizers_store / c)[0][v.metric] for c in cells]
+        else:  # families without predictions: the stored test metric
+            values = [rows.loc[c, f"test_{v.metric}"] for c in cells]
+        assert v.n == len(values)
+        assert v.mean == pytest.approx(np.mean(values), abs=1e-9)
+        if len(values) > 1:
+            lo, hi = stats.t.interval(0.95, len(values) - 1, loc=np.mean(values), scale=stats.sem(values))
+            assert v.ci95_half == pytest.approx((hi - lo) / 2, rel=1e-9), (v.problem, v.value)
+        if v.rank == 1:  # the verdict table shows the same numbers (rounded)
+            d = 4 if abs(v.mean) < 10 else 2
+            assert f"{v.mean:,.{d}f} ± {v.ci95_half:,.{d}f} ({v.n})" in readme
+
+
+def test_failed_skipped_diverged_and_pending_cells_are_listed(optimizers_report, optimizers_store):
+    readme = (optimizers_report.out_dir / "README.md").read_text()
+    section = readme[readme.index("## Unfinished cells"):readme.index("## All cells")]
+    expected = {"error": "worker exited with signal 9", "oom": "CUDA out of memory", "skipped": "not available here",
+                "pending": "no result.json", "diverged": "non-finite loss"}
+    rows = [ln for ln in section.splitlines() if ln.startswith("| ") and not ln.startswith("| status")]
+    statuses = {ln.split("|")[1].strip() for ln in rows}
+    assert set(expected) <= statuses
+    for status, reason in expected.items():
+        assert any(ln.split("|")[1].strip() == status and reason in ln for ln in rows), status
+    # every non-ok cell of the store appears with its id
+    for d in optimizers_store.iterdir():
+        if not d.is_dir():
+            continue
+        res = d / "result.json"
+        if not res.exists() or json.loads(res.read_text())["status"] != "ok":
+            assert f"`{d.name}`" in section, d.name
+    # the pending cell is reported from its folder alone: cell.json and a partial metrics.csv
+    assert "2 epoch(s) in metrics.csv" in section
+
+
+def test_broken_store_reports_cleanly(tmp_path: Path, batch_store: Path):
+    import shutil
+
+    from zoo.report import build_report
+
+    store = tmp_path / "broken"
+    shutil.copytree(batch_store, store)
+    cells = sorted(d for d in store.iterdir() if d.is_dir())
+    (cells[0] / "result.json").write_text('{"status": "ok", "metr')  # truncated
+    (cells[1] / "cell.json").write_text("not json")
+    (cells[2] / "predictions_test.npz").write_bytes(b"garbage")
+    (cells[3] / "metrics.csv").write_text("")
+    r = json.loads((cells[4] / "result.json").read_text())
+    (cells[4] / "result.json").write_text(json.dumps({**r, "status": "exploded", "reason": "???"}))
+    (cells[5] / "result.json").unlink()
+    (store / "study.json").unlink()
+    (store / "stray.txt").write_text("not a cell")
+    (store / "empty-dir").mkdir()
+    rep = build_report(store, tmp_path / "out")
+    readme = (rep.out_dir / "README.md").read_text()
+    unfinished = readme[readme.index("## Unfinished cells"):]
+    assert "result.json unreadable" in unfinished and "cell.json unreadable" in unfinished
+    assert "unknown status 'exploded'" in unfinished and "no result.json" in unfinished
+    rows = pd.read_csv(rep.out_dir / "results.csv")
+    assert len(rows) == len(cells)
+    assert rows.set_index("cell_id").loc[cells[2].name, "test_source"] == "result.json"  # fell back to stored values
+
+
+def test_a_store_where_nothing_finished(tmp_path: Path):
+    from zoo.report import build_report
+
+    d = tmp_path / "s" / "abc"
+    d.mkdir(parents=True)
+    (d / "cell.json").write_text(json.dumps({"cell_id": "abc", "problem": "mlp-digits", "seed": 0,
+                                             "scientific": {"optimizer": "adam"}, "nuisance": {}}))
+    (d / "result.json").write_text(json.dumps({"status": "error", "reason": "ImportError: no module named foo"}))
+    rep = build_report(tmp_path / "s", tmp_path / "out")
+    readme = (rep.out_dir / "README.md").read_text()
+    assert "no finished cell" in readme and "ImportError: no module named foo" in readme
+
+
+def test_cli_user_errors_are_one_line(tmp_path: Path, capsys):
+    from zoo.cli import main
+
+    assert main(["report", str(tmp_path / "missing")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("zoo: error: results store") and err.count("\n") == 1
+
+
+def test_report_reads_the_store_only_and_is_reproducible(tmp_path: Path, batch_store: Path):
+    """`zoo report` in a fresh process imports no model, task or training code; a second run on
+    the same store rewrites byte-identical files."""
+    out = tmp_path / "batch"
+    code = ("import argparse, sys\n"
+            "from zoo.report.cli import cmd_report\n"
+            f"rc = cmd_report(argparse.Namespace(runs_dir={str(batch_store)!r}, out={str(out)!r}, metric='f1', "
+            "wandb=False, wandb_project=None))\n"
+            "bad = [m for m in sys.modules if m.startswith(('zoo.models', 'zoo.tasks', 'zoo.engine', 'zoo.training', "
+            "'lightning'))]\n"
+            "print(bad)\n"
+            "sys.exit(rc or (3 if bad else 0))\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    verdict = pd.read_csv(out / "verdict.csv")
+    assert set(verdict.metric) == {"f1"}
+    readme = (out / "README.md").read_text()
+    assert "--metric f1" in readme  # the command that regenerates it
+    assert "Throughput by batch size × device × precision" in readme and "bf16-mixed" in readme
+
+    from zoo.report import build_report
+
+    names = ("README.md", "index.html", "results.csv", "per_class.csv", "verdict.csv", "figures/throughput.png",
+             "figures/throughput.svg", "figures/roc_mlp_digits.svg")
+    before = {n: (out / n).read_bytes() for n in names}
+    build_report(batch_store, out, metric="f1")
+    for n in names:
+        assert (out / n).read_bytes() == before[n], n

@@ -1,0 +1,23 @@
+"""The benchmark harness: study YAML -> cells -> executor -> runner -> store.
+
+>>> from zoo.bench import load_study, run_study
+>>> study = load_study("smoke", quick=True)           # doctest: +SKIP
+>>> summary = run_study(study, out="runs", workers=2)  # doctest: +SKIP
+
+See :mod:`zoo.bench.spec` for the study format and :mod:`zoo.bench.store` for
+the record each cell leaves (what ``zoo.report`` reads).
+"""
+
+from zoo.bench.spec import Cell, Study, StudyError, cell_id, load_study, parse_study
+
+
+def __getattr__(name: str):
+    # Lazy: the sweep pulls in torch; reading a study does not.
+    if name in ("run_study", "SweepSummary"):
+        from zoo.bench import sweep
+
+        return getattr(sweep, name)
+    raise AttributeError(f"module 'zoo.bench' has no attribute {name!r}")
+
+
+__all__ = ["Cell", "Study", "StudyError", "SweepSummary", "cell_id", "load_study", "parse_study", "run_study"]

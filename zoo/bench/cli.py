@@ -1,0 +1,148 @@
+"""``zoo bench STUDY`` and ``zoo bench status STUDY``.
+
+    zoo bench smoke --quick                         # a shipped study, its CI form
+    zoo bench benchmarks/optimizers.yaml --workers 2
+    zoo bench optimizers --executor ray --address auto
+    zoo bench status optimizers                     # done / failed / pending counts
+    zoo bench list                                  # the shipped studies
+
+Exit codes: 0 when every cell is recorded without failure, 1 when some cell
+failed (error or oom) or is still pending, 2 for a mistake in the command or the
+study (one line, nothing run, nothing changed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def add_commands(sub: Any, argv: list[str]) -> None:
+    action = argv[1] if len(argv) > 1 and argv[0] == "bench" and argv[1] in ("status", "list") else None
+    if action == "status":
+        p = sub.add_parser("bench", help="run a benchmark study (zoo bench status STUDY: its progress)",
+                           description="Counts of done, failed and pending cells of a study, and the failures.")
+        p.add_argument("action", choices=["status"])
+        p.add_argument("study", help="study name, study file, or its folder (runs/NAME)")
+        p.add_argument("--quick", action="store_true", help="the study's quick (CI) form")
+        p.add_argument("--out", default="runs", help="store root (default: runs)")
+        p.set_defaults(run=cmd_status)
+        return
+    if action == "list":
+        p = sub.add_parser("bench", help="run a benchmark study", description="List the shipped studies.")
+        p.add_argument("action", choices=["list"])
+        p.set_defaults(run=cmd_list)
+        return
+    p = sub.add_parser(
+        "bench",
+        help="run a benchmark study (zoo bench status STUDY: its progress)",
+        description="Run every cell of a study (a benchmarks/*.yaml file or a shipped study's name) that is not "
+        "done yet, one record per cell under OUT/STUDY/. Interrupt and rerun at will: done cells are kept. "
+        "Also: `zoo bench status STUDY`, `zoo bench list`.",
+    )
+    p.add_argument("study", help="study file or shipped study name (zoo bench list)")
+    p.add_argument("--quick", action="store_true", help="run the study's quick form (tiny, for CI); stored as NAME-quick")
+    p.add_argument("--executor", default="local", choices=["local", "ray"], help="local processes or a Ray cluster (default: local)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="local: worker processes (default 1: in this process); ray: tasks in flight (default: cluster CPUs / threads)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch threads per worker (default: local, the cores split between workers; ray, 1)")
+    p.add_argument("--address", default=None, help="Ray cluster: auto or HOST:PORT (default: start a local instance)")
+    p.add_argument("--retry-failed", "--retry_failed", action="store_true", help="rerun cells whose status is error or oom")
+    p.add_argument("--retry-skipped", "--retry_skipped", action="store_true",
+                   help="rerun skipped cells (e.g. now on a machine with the device)")
+    p.add_argument("--out", default="runs", help="store root (default: runs)")
+    p.add_argument("--dry-run", "--dry_run", action="store_true", help="list the cells and their state; run nothing")
+    p.set_defaults(run=cmd_bench)
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from zoo.bench.spec import load_study
+    from zoo.bench.store import Store
+    from zoo.errors import ConfigError
+
+    if args.workers is not None and args.workers < 1:
+        raise ConfigError(f"--workers must be at least 1, got {args.workers}.")
+    if args.threads is not None and args.threads < 1:
+        raise ConfigError(f"--threads must be at least 1, got {args.threads}.")
+    if args.address and args.executor != "ray":
+        raise ConfigError("--address is for --executor ray.")
+    study = load_study(args.study, quick=args.quick)
+    if args.dry_run:
+        store = Store(args.out, study.name)
+        statuses = store.statuses()
+        cells = study.cells()
+        for c in cells:
+            print(f"{c.cell_id}  {statuses.get(c.cell_id, 'pending'):<8}  {c.label()}")
+        print(f"{study.name}: {len(cells)} cells -> {store.dir}")
+        return 0
+    from zoo.bench.sweep import run_study
+
+    workers = args.workers if args.workers is not None else (None if args.executor == "ray" else 1)
+    summary = run_study(
+        study, out=args.out, executor=args.executor, workers=workers, threads=args.threads, address=args.address,
+        retry_failed=args.retry_failed, retry_skipped=args.retry_skipped,
+    )
+    print(f"{study.name}: ran {summary.ran} cells in {summary.seconds:.1f} s -> {summary.directory}", file=sys.stderr)
+    if summary.failed:
+        print(f"{summary.failed} cells failed (their reasons: zoo bench status {args.study}"
+              f"{' --quick' if args.quick else ''}); rerun them with --retry-failed.", file=sys.stderr)
+    if summary.pending:
+        print(f"{summary.pending} cells are still pending (held by another writer).", file=sys.stderr)
+    return 1 if summary.failed or summary.pending else 0
+
+
+def _store_for(study: str, quick: bool, out: str):
+    from zoo.bench.spec import study_name
+    from zoo.bench.store import Store
+
+    p = Path(study)
+    if p.is_dir() and (p / "study.json").exists():
+        return Store(p.parent, p.name)
+    return Store(out, study_name(study, quick=quick))
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from zoo.bench.progress import format_counts
+    from zoo.bench.store import FAILED
+
+    store = _store_for(args.study, args.quick, args.out)
+    study = store.read_study()
+    cells = store.read_cells()
+    ids = [c["cell_id"] for c in cells]
+    counts = store.summary(ids)
+    total = len(ids)
+    print(f"{study['name']}: {total} cells in {store.dir}")
+    print("  " + format_counts(counts, total))
+    print("  by status: " + ", ".join(f"{k} {v}" for k, v in counts.items() if v))
+    labels = {c["cell_id"]: _label(c) for c in cells}
+    statuses = store.statuses()
+    bad = [cid for cid in ids if statuses.get(cid) in FAILED]
+    if bad:
+        print("failed cells:")
+        for cid in bad:
+            res = store.result(cid) or {}
+            print(f"  {cid}  {statuses[cid]:<6} {labels[cid]}: {res.get('reason')}")
+    running = store.running()
+    if running:
+        print("running:")
+        for cid, info in running.items():
+            print(f"  {cid}  {labels.get(cid, '?')}  on {info.get('host')} pid {info.get('pid')} since {info.get('time')}")
+    return 0
+
+
+def _label(c: dict[str, Any]) -> str:
+    axes = {**c.get("scientific", {}), **c.get("nuisance", {})}
+    return f"{c['problem']} seed={c['seed']} " + " ".join(f"{k}={v}" for k, v in axes.items())
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from zoo.bench.spec import benchmarks_dir, list_studies, read_yaml
+
+    for name in list_studies():
+        raw = read_yaml(benchmarks_dir() / f"{name}.yaml")
+        desc = raw.get("description", "") if isinstance(raw, dict) else ""
+        print(f"  {name:<14} {desc.splitlines()[0] if desc else ''}")
+    return 0

@@ -1,0 +1,404 @@
+"""Run one cell: train it through :func:`zoo.training.train` and write its record.
+
+:func:`run_cell` never raises for a cell's own trouble; it returns (and writes
+last, atomically) a result whose status is
+
+* ``ok``;
+* ``diverged`` -- the training loss became NaN/inf; the loop stopped that cell;
+* ``oom`` -- out of memory (CUDA/MPS allocator or host);
+* ``skipped`` -- the device or precision is not available here (the reason says why);
+* ``error`` -- anything else, with the message (the traceback is in log.txt).
+
+A failed cell is a row with its reason, not a crash (timm's ``benchmark.py``).
+Measured per cell: throughput (training samples/s after the loop's warm-up
+steps, evaluation excluded -- :class:`zoo.engine.FitResult`), time to target
+(training seconds until the per-epoch metric first reaches the study's target),
+peak memory (CUDA: ``max_memory_allocated``; otherwise the process's peak
+resident set size during the cell, reset at its start through
+``/proc/self/clear_refs``), parameters and wall time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import math
+import os
+import platform
+import socket
+import subprocess
+import sys
+import time
+import traceback
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from zoo.bench.spec import Cell
+from zoo.errors import ZooError
+
+# ----------------------------------------------------------------------------- capabilities
+
+
+@functools.cache
+def probe(device: str, precision: str) -> tuple[bool, str | None]:
+    """Can a cell train on ``device`` with ``precision`` here? ``(True, None)`` or ``(False, reason)``.
+
+    Decided by trying: a Fabric for that pair and one autocast matmul with a
+    backward pass on the device. ``auto`` is resolved first.
+    """
+    import torch
+
+    from zoo.engine import available_devices, resolve_device
+
+    try:
+        dev = resolve_device(device)
+    except ZooError:
+        have = ", ".join(k for k, v in available_devices().items() if v)
+        return False, f"device {device!r} is not available here (available: {have})"
+    try:
+        import warnings
+
+        from lightning.fabric import Fabric
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fabric = Fabric(accelerator=dev, devices=1, precision=precision)
+        actual = getattr(fabric.strategy.precision, "precision", precision)
+        if actual != precision:  # e.g. Lightning runs 16-mixed as bf16-mixed on CPU, with a warning
+            return False, f"precision {precision!r} is not supported on {dev} (Lightning would run {actual!r} instead)"
+        w = torch.randn(8, 8, device=fabric.device, requires_grad=True)
+        with fabric.autocast():
+            y = (w @ torch.randn(8, 8, device=fabric.device)).float().sum()
+        y.backward()
+        if not torch.isfinite(w.grad).all():
+            return False, f"precision {precision!r} gives non-finite gradients on {dev}"
+    except Exception as e:  # Lightning refuses the pair, or the kernel is missing
+        text = " ".join(str(e).split())
+        return False, f"precision {precision!r} is not supported on {dev} here ({text[:200]})"
+    return True, None
+
+
+def capabilities() -> dict[str, dict[str, str | None]]:
+    """``{device: {precision: None if available else reason}}`` for every device and precision."""
+    from zoo.engine import PRECISIONS
+
+    out: dict[str, dict[str, str | None]] = {}
+    for dev in ("cpu", "cuda", "mps"):
+        out[dev] = {p: probe(dev, p)[1] for p in PRECISIONS}
+    return out
+
+
+def warm_up() -> None:
+    """Import what every cell needs (torch, Lightning, the model and dataset registries) once.
+
+    A worker calls it before reporting ready, so its ~4.5 s of imports (45 s on a loaded
+    2-core machine) are start-up, not the first cell's time.
+    """
+    import lightning.fabric  # noqa: F401
+
+    import zoo.training  # noqa: F401
+    from zoo import registry
+    from zoo.data import list_datasets
+
+    registry.list_models()
+    list_datasets()
+    probe("cpu", "32-true")
+    _git()
+    _versions()
+
+
+# ----------------------------------------------------------------------------- environment
+
+
+@functools.cache
+def _git() -> dict[str, Any]:
+    root = Path(__file__).resolve().parents[2]
+    out: dict[str, Any] = {"git_commit": None, "git_dirty": None}
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10
+        )
+        if commit.returncode == 0:
+            out["git_commit"] = commit.stdout.strip()
+            dirty = subprocess.run(
+                ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                capture_output=True, text=True, timeout=10,
+            )
+            out["git_dirty"] = bool(dirty.stdout.strip()) if dirty.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return out
+
+
+@functools.cache
+def _cpu_name() -> str:
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+@functools.cache
+def _versions() -> dict[str, str]:
+    import numpy
+    import sklearn
+
+    from zoo.checkpoint import versions
+
+    return {**versions(), "numpy": numpy.__version__, "scikit-learn": sklearn.__version__}
+
+
+def environment(device: str = "cpu") -> dict[str, Any]:
+    """What a result depends on besides its cell: code version, packages, hardware, threads."""
+    import torch
+
+    gpu = None
+    if device == "cuda" and torch.cuda.is_available():
+        gpu = torch.cuda.get_device_name(torch.cuda.current_device())
+    elif device == "mps":
+        gpu = "Apple MPS"
+    return {
+        **_git(),
+        "versions": _versions(),
+        "cpu": _cpu_name(),
+        "cpu_count": os.cpu_count(),
+        "gpu": gpu,
+        "torch_threads": torch.get_num_threads(),
+        "torch_interop_threads": torch.get_num_interop_threads(),
+        "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
+        "malloc_env": {k: v for k, v in os.environ.items() if k.startswith("MALLOC_")},
+        "hostname": socket.gethostname(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "pid": os.getpid(),
+    }
+
+
+# ----------------------------------------------------------------------------- memory
+
+
+def _reset_peak_memory(device: str) -> None:
+    if device == "cuda":
+        import torch
+
+        torch.cuda.reset_peak_memory_stats()
+        return
+    with contextlib.suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to the current RSS (Linux >= 4.0)
+
+
+def _peak_memory_mb(device: str) -> tuple[float | None, str]:
+    if device == "cuda":
+        import torch
+
+        return torch.cuda.max_memory_allocated() / 2**20, "cuda_max_allocated"
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024, "process_peak_rss"
+    import resource
+
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
+    return rss / (2**20 if sys.platform == "darwin" else 1024), "process_lifetime_peak_rss"
+
+
+def _is_oom(e: BaseException) -> bool:
+    import torch
+
+    if isinstance(e, MemoryError) or isinstance(e, getattr(torch, "OutOfMemoryError", ())):
+        return True
+    return isinstance(e, RuntimeError) and "out of memory" in str(e).lower()
+
+
+# ----------------------------------------------------------------------------- files
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    from zoo.checkpoint import write_json_atomic
+
+    write_json_atomic(path, obj)
+
+
+def _write_csv(path: Path, history: list[dict[str, Any]]) -> None:
+    from zoo.training import write_history_csv
+
+    tmp = path.with_name(f".{path.name}.tmp")
+    write_history_csv(tmp, history)
+    os.replace(tmp, path)
+
+
+def _write_predictions(path: Path, predictions: Mapping[str, Any]) -> None:
+    from zoo.training import save_predictions
+
+    tmp = path.with_name(f".{path.stem}.tmp.npz")  # numpy keeps a name ending in .npz
+    save_predictions(tmp, dict(predictions))
+    os.replace(tmp, path)
+
+
+@contextlib.contextmanager
+def capture_output(path: Path) -> Iterator[Any]:
+    """Send this process's stdout/stderr (file descriptors 1 and 2, and ``sys.stdout/err``) to ``path``."""
+    f = open(path, "a", buffering=1, encoding="utf-8")
+    for s in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            s.flush()
+    saved = []
+    with contextlib.suppress(OSError):
+        saved = [os.dup(1), os.dup(2)]
+        os.dup2(f.fileno(), 1)
+        os.dup2(f.fileno(), 2)
+    old = sys.stdout, sys.stderr
+    sys.stdout = sys.stderr = f
+    try:
+        yield f
+    finally:
+        with contextlib.suppress(Exception):
+            f.flush()
+        sys.stdout, sys.stderr = old
+        if saved:
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
+        f.close()
+
+
+# ----------------------------------------------------------------------------- the runner
+
+
+def time_to_target(history: list[dict[str, Any]], target: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """Training seconds (evaluation excluded), epochs and steps until ``target`` is first met, or None."""
+    if not target:
+        return None
+    metric, value, mode = target["metric"], float(target["value"]), target.get("mode", "max")
+    seconds = 0.0
+    for row in history:
+        seconds += float(row.get("epoch_seconds", 0.0))
+        v = row.get(metric)
+        if isinstance(v, (int, float)) and math.isfinite(v) and (v <= value if mode == "min" else v >= value):
+            return {"seconds": seconds, "epoch": row.get("epoch"), "step": row.get("step")}
+    return None
+
+
+def _dataset_kind(data: str) -> str | None:
+    with contextlib.suppress(Exception):
+        from zoo.data import get_dataset
+
+        return get_dataset(data).kind
+    return None
+
+
+def base_result(cell: Cell, status: str, reason: str | None) -> dict[str, Any]:
+    """A result with every key of the store format; the runner fills in what it measured."""
+    params = cell.params
+    return {
+        "status": status,
+        "reason": reason,
+        "task_kind": _dataset_kind(cell.data),
+        "metrics": {},
+        "fit": None,
+        "time_to_target": None,
+        "peak_memory_mb": None,
+        "num_parameters": None,
+        "seconds": 0.0,
+        "device": params.get("device", "cpu"),
+        "precision": params.get("precision", "32-true"),
+        "batch_size": params.get("batch_size", 32),
+        "cell_id": cell.cell_id,
+    }
+
+
+def write_failure(cell: Cell, workdir: Path, status: str, reason: str) -> dict[str, Any]:
+    """Record a cell that could not run at all (its worker died): cell.json and result.json."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    _write_json(workdir / "cell.json", cell.to_json())
+    with open(workdir / "log.txt", "a", encoding="utf-8") as f:
+        f.write(f"{time.strftime('%H:%M:%S')} {status}: {reason}\n")
+    result = base_result(cell, status, reason)
+    _write_json(workdir / "result.json", result)
+    return result
+
+
+def run_cell(cell: Cell, workdir: str | Path, *, capture: bool = True) -> dict[str, Any]:
+    """Train ``cell`` and write its record into ``workdir``; returns the result (also result.json, written last)."""
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    _write_json(workdir / "cell.json", cell.to_json())
+    t0 = time.perf_counter()
+    result = base_result(cell, "error", None)
+    out = capture_output(workdir / "log.txt") if capture else contextlib.nullcontext(sys.stderr)
+    with out as log:
+        print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} cell {cell.cell_id}: {cell.label()}", file=log)
+        print(f"params: {cell.params_json}", file=log)
+        try:
+            _train(cell, workdir, result, log)
+        except BaseException as e:  # noqa: BLE001 -- a failed cell is a row with its reason
+            if isinstance(e, KeyboardInterrupt):
+                raise
+            if _is_oom(e):
+                result["status"], result["reason"] = "oom", " ".join(str(e).split())[:500] or "out of memory"
+            elif isinstance(e, ZooError):
+                result["status"], result["reason"] = "error", str(e)
+            else:
+                result["status"], result["reason"] = "error", f"{e.__class__.__name__}: {' '.join(str(e).split())[:500]}"
+            traceback.print_exc(file=log)
+        result["seconds"] = time.perf_counter() - t0
+        with contextlib.suppress(Exception):
+            _write_json(workdir / "env.json", environment(result["device"]))
+        print(f"{time.strftime('%H:%M:%S')} status {result['status']}" + (f": {result['reason']}" if result["reason"] else "")
+              + f" ({result['seconds']:.2f} s)", file=log)
+    _write_json(workdir / "result.json", result)  # last: its presence means done
+    return result
+
+
+def _train(cell: Cell, workdir: Path, result: dict[str, Any], log: Any) -> None:
+    from zoo.engine import resolve_device
+    from zoo.training import train
+
+    params = cell.params
+    ok, why = probe(result["device"], result["precision"])
+    if not ok:
+        result["status"], result["reason"] = "skipped", why
+        return
+    result["device"] = resolve_device(result["device"])
+    lr_spec = params.get("lr")
+    if isinstance(lr_spec, Mapping) and "range_test" in lr_spec:
+        from zoo.bench.lrfinder import RangeTestConfig, range_test
+
+        t = time.perf_counter()
+        cfg = RangeTestConfig(**lr_spec["range_test"])
+        rest = {k: v for k, v in params.items() if k != "lr"}
+        curve = range_test(cell.model, cell.data, seed=cell.seed, config=cfg, **rest)
+        curve["seconds"] = time.perf_counter() - t
+        _write_json(workdir / "lr_range.json", curve)
+        params["lr"] = curve["chosen_lr"]
+        result["tuned"] = {"lr": curve["chosen_lr"]}
+        print(f"range test: loss turns up at lr {curve['turn_lr']:.3g}; chosen lr {curve['chosen_lr']:.3g} "
+              f"({len(curve['lrs'])} steps, {curve['seconds']:.1f} s)", file=log)
+    _reset_peak_memory(result["device"])
+    res = train(cell.model, cell.data, seed=cell.seed, out_dir=None, logger="none", progress=False, **params)
+    result["peak_memory_mb"], result["peak_memory_kind"] = _peak_memory_mb(result["device"])
+    fit = res.fit
+    fit_summary = {k: getattr(fit, k) for k in (
+        "stop_reason", "best_epoch", "best_score", "monitor", "steps", "samples", "train_seconds", "throughput",
+        "steps_per_epoch",
+    )}
+    _write_csv(workdir / "metrics.csv", fit.history)
+    if res.predictions:
+        _write_predictions(workdir / "predictions_test.npz", res.predictions)
+    result.update(
+        status="diverged" if fit.diverged else "ok",
+        reason="training loss became NaN or infinite; the cell was stopped" if fit.diverged else None,
+        task_kind=getattr(res.task, "kind", None) or result["task_kind"],
+        metrics=res.metrics,
+        fit=fit_summary,
+        num_parameters=res.task.num_parameters(),
+        epochs=len(fit.history),
+    )
+    ttt = time_to_target(fit.history, cell.target)
+    result["time_to_target"] = ttt["seconds"] if ttt else None
+    if ttt:
+        result["target_reached"] = {"epoch": ttt["epoch"], "step": ttt["step"]}
+    print(f"{fit.stop_reason} after {len(fit.history)} epochs, {fit.steps} steps; {fit.throughput:,.0f} samples/s", file=log)

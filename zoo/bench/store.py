@@ -1,0 +1,430 @@
+"""The store: ``runs/<study>/`` holds one folder per finished cell, safe under crashes and many writers.
+
+Layout (the format ``zoo.report`` reads; extend only by adding keys or files)::
+
+    runs/<study>/study.json          the resolved study, written once (a different study
+                                     under the same name is refused)
+    runs/<study>/cells.json          every cell of the study (so `zoo bench status` needs no model code)
+    runs/<study>/<cell_id>/          a finished cell: cell.json, metrics.csv,
+                                     predictions_test.npz, env.json, [lr_range.json],
+                                     log.txt, result.json (written last)
+    runs/<study>/.leases/<cell_id>   who is running that cell (host, pid, time, token)
+    runs/<study>/.staging/<cell_id>-<token>/   the cell being written
+    runs/<study>/sweep.log           one line per finished cell
+
+How writers never corrupt each other, on one machine or many sharing a filesystem:
+
+* **Claim.** A writer claims a cell by creating its lease with ``os.link`` of a
+  fully written temporary file: atomic and exclusive, also over NFS, and never
+  an empty lease. A lease is stale when its process is dead (same machine:
+  pid and process start time; machines are told apart by hostname and boot id)
+  or, from another machine, when its heartbeat (mtime, refreshed every
+  :data:`HEARTBEAT` seconds) is older than ``lease_timeout``. A stale lease is
+  taken over by renaming it away (only one taker wins the rename).
+* **Write.** The cell is written into its own staging folder, every file by
+  temporary file + ``os.replace``; ``result.json`` last.
+* **Publish.** The staging folder is renamed to ``<cell_id>/``: atomic; it fails
+  if the folder exists, so a done cell is never rewritten. A cell folder is
+  therefore complete or absent; ``result.json`` inside it means done.
+* **Retry.** ``--retry-failed`` moves the failed folder aside only at the moment
+  of publishing the new attempt.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import secrets
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from zoo.errors import ZooError
+
+STATUSES = ("ok", "diverged", "oom", "skipped", "error")
+FAILED = ("error", "oom")
+"""Statuses rerun by ``--retry-failed`` (``skipped`` by ``--retry-skipped``: the machine may have changed)."""
+HEARTBEAT = 20.0
+"""Seconds between refreshes of a held lease's mtime."""
+LEASE_TIMEOUT = float(os.environ.get("ZOO_LEASE_TIMEOUT", "180"))
+"""Seconds without heartbeat after which another machine's lease is stale."""
+
+
+class StudyMismatchError(ZooError):
+    """runs/<study>/ holds a different study of the same name."""
+
+
+def _json_read(path: Path) -> Any:
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def _write_json_exclusive(path: Path, obj: Any) -> bool:
+    """Create ``path`` with ``obj`` atomically, only if it does not exist; True if we created it."""
+    from zoo.checkpoint import write_json_atomic
+
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    write_json_atomic(tmp, obj)
+    try:
+        os.link(tmp, path)
+        return True
+    except FileExistsError:
+        return False
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+# ----------------------------------------------------------------------------- process identity
+
+
+def _boot_id() -> str:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return ""
+
+
+def _start_time(pid: int) -> str | None:
+    """Process start time in clock ticks since boot (Linux), to tell a live pid from a reused one."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+MACHINE = f"{socket.gethostname()}/{_boot_id()}"
+
+
+def _pid_alive(pid: int, start: str | None) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # exists, owned by someone else
+    if start is not None:
+        now = _start_time(pid)
+        if now is not None and now != start:
+            return False  # the pid was reused by another process
+    return True
+
+
+# ----------------------------------------------------------------------------- leases
+
+
+@dataclass
+class Lease:
+    """A claim on one cell: the lease file, its token, and the staging folder to write into."""
+
+    cell_id: str
+    path: Path
+    token: str
+    staging: Path
+    replace: bool = False
+    """The cell has a failed result that this attempt may replace."""
+
+
+class Store:
+    """``runs/<study>/``: init, claim, publish, status."""
+
+    def __init__(self, root: str | Path, name: str, *, lease_timeout: float = LEASE_TIMEOUT):
+        self.root = Path(root)
+        self.name = name
+        self.dir = self.root / name
+        self.lease_dir = self.dir / ".leases"
+        self.staging_dir = self.dir / ".staging"
+        self.trash_dir = self.dir / ".trash"
+        self.lease_timeout = lease_timeout
+        self._held: dict[str, Lease] = {}
+        self._lock = threading.Lock()
+        self._beat: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    # ------------------------------------------------------------------ study
+    def init(self, study: Mapping[str, Any], identity: str, cells: list[dict[str, Any]]) -> bool:
+        """Create the study folder, or check that it holds this same study; True if new.
+
+        ``identity`` is the canonical text that must match (:meth:`Study.identity`).
+        """
+        for d in (self.dir, self.lease_dir, self.staging_dir):
+            d.mkdir(parents=True, exist_ok=True)
+        doc = {**study, "identity": identity}
+        created = _write_json_exclusive(self.dir / "study.json", doc)
+        if not created:
+            self._check_same(identity)
+        if not (self.dir / "cells.json").exists():
+            _write_json_exclusive(self.dir / "cells.json", cells)
+        return created
+
+    def _check_same(self, identity: str) -> None:
+        path = self.dir / "study.json"
+        try:
+            old = _json_read(path)
+        except (OSError, ValueError) as e:
+            raise StudyMismatchError(f"{path} is unreadable ({e}); move that folder away or choose another --out.") from None
+        if old.get("identity") != identity:
+            raise StudyMismatchError(
+                f"{self.dir} holds a different study named {self.name!r} (its settings differ from this file's); "
+                "results of two studies are never mixed: rename the study, choose another --out, or move that folder away. "
+                "Nothing was changed."
+            )
+
+    def read_study(self) -> dict[str, Any]:
+        path = self.dir / "study.json"
+        if not path.exists():
+            raise ZooError(f"no study at {self.dir} (no study.json); run `zoo bench STUDY` first.")
+        return _json_read(path)
+
+    def read_cells(self) -> list[dict[str, Any]]:
+        path = self.dir / "cells.json"
+        return _json_read(path) if path.exists() else []
+
+    # ------------------------------------------------------------------ results
+    def cell_dir(self, cell_id: str) -> Path:
+        return self.dir / cell_id
+
+    def result(self, cell_id: str) -> dict[str, Any] | None:
+        """The cell's result.json, or None while it is not done."""
+        try:
+            return _json_read(self.dir / cell_id / "result.json")
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError):
+            return {"status": "error", "reason": "unreadable result.json"}
+
+    def statuses(self) -> dict[str, str]:
+        """{cell_id: status} of every done cell."""
+        out: dict[str, str] = {}
+        if not self.dir.is_dir():
+            return out
+        for entry in os.scandir(self.dir):
+            if entry.name.startswith(".") or not entry.is_dir():
+                continue
+            res = self.result(entry.name)
+            if res is not None:
+                out[entry.name] = str(res.get("status", "error"))
+        return out
+
+    def running(self) -> dict[str, dict[str, Any]]:
+        """{cell_id: lease info} of live leases."""
+        out = {}
+        if not self.lease_dir.is_dir():
+            return out
+        for entry in os.scandir(self.lease_dir):
+            if "." in entry.name:
+                continue
+            info = self._read_lease(Path(entry.path))
+            if info is not None and not self._stale(info, Path(entry.path)):
+                out[entry.name] = info
+        return out
+
+    def summary(self, cell_ids: Iterable[str]) -> dict[str, int]:
+        """Counts per status, plus ``running`` (live lease) and ``pending``, over ``cell_ids``."""
+        statuses = self.statuses()
+        running = self.running()
+        counts = {s: 0 for s in (*STATUSES, "running", "pending")}
+        for cid in cell_ids:
+            if cid in statuses:
+                counts[statuses[cid] if statuses[cid] in STATUSES else "error"] += 1
+            elif cid in running:
+                counts["running"] += 1
+            else:
+                counts["pending"] += 1
+        return counts
+
+    # ------------------------------------------------------------------ leases
+    def _lease_path(self, cell_id: str) -> Path:
+        return self.lease_dir / cell_id
+
+    def _read_lease(self, path: Path) -> dict[str, Any] | None:
+        try:
+            info = _json_read(path)
+            return info if isinstance(info, dict) else {}
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError):
+            return {}  # unreadable: judged by its age alone
+
+    def _stale(self, info: Mapping[str, Any], path: Path) -> bool:
+        if info.get("machine") == MACHINE and isinstance(info.get("pid"), int):
+            return not _pid_alive(info["pid"], info.get("start"))
+        try:
+            age = time.time() - path.stat().st_mtime
+        except FileNotFoundError:
+            return False
+        return age > self.lease_timeout
+
+    def claim(self, cell_id: str, *, retry: Iterable[str] = ()) -> Lease | None:
+        """Claim ``cell_id`` for this process; None if it is done (and not to retry) or held by a live writer."""
+        retry = set(retry)
+        res = self.result(cell_id)
+        if res is not None and res.get("status") not in retry:
+            return None
+        token = secrets.token_hex(8)
+        info = {
+            "machine": MACHINE, "host": socket.gethostname(), "pid": os.getpid(), "start": _start_time(os.getpid()),
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "token": token,
+        }
+        path = self._lease_path(cell_id)
+        self.lease_dir.mkdir(parents=True, exist_ok=True)
+        for _ in range(2):
+            if _write_json_exclusive(path, info):
+                break
+            old = self._read_lease(path)
+            if old is None:
+                continue  # released meanwhile: try again
+            if not self._stale(old, path) or not self._take_over(cell_id, path, old):
+                return None
+        else:
+            return None
+        # Someone may have published between our check and our claim.
+        res = self.result(cell_id)
+        if res is not None and res.get("status") not in retry:
+            self._unlink_lease(path, token)
+            return None
+        staging = self.staging_dir / f"{cell_id}-{token}"
+        staging.mkdir(parents=True, exist_ok=True)
+        lease = Lease(cell_id, path, token, staging, replace=res is not None)
+        with self._lock:
+            self._held[cell_id] = lease
+        return lease
+
+    def _take_over(self, cell_id: str, path: Path, old: Mapping[str, Any]) -> bool:
+        """Move a stale lease away (one taker wins the rename); clean its staging folder."""
+        aside = path.with_name(f"{cell_id}.stale-{secrets.token_hex(6)}")
+        try:
+            os.rename(path, aside)
+        except FileNotFoundError:
+            return True  # someone else moved it: the claim is open again
+        moved = self._read_lease(aside) or {}
+        if moved.get("token") != old.get("token"):
+            # We moved a fresh lease that replaced the stale one meanwhile: put it back.
+            with contextlib.suppress(OSError):
+                os.link(aside, path)
+            aside.unlink(missing_ok=True)
+            return False
+        aside.unlink(missing_ok=True)
+        if old.get("token"):
+            shutil.rmtree(self.staging_dir / f"{cell_id}-{old['token']}", ignore_errors=True)
+        return True
+
+    def _unlink_lease(self, path: Path, token: str) -> None:
+        info = self._read_lease(path)
+        if info is not None and info.get("token") == token:
+            path.unlink(missing_ok=True)
+
+    def release(self, lease: Lease) -> None:
+        """Give up a claim: remove its staging folder and lease."""
+        shutil.rmtree(lease.staging, ignore_errors=True)
+        self._unlink_lease(lease.path, lease.token)
+        with self._lock:
+            self._held.pop(lease.cell_id, None)
+
+    def publish(self, lease: Lease) -> bool:
+        """Move the staging folder (with its result.json) into place; False if the cell was done meanwhile."""
+        if not (lease.staging / "result.json").exists():
+            raise RuntimeError(f"cell {lease.cell_id} has no result.json in {lease.staging}")
+        dest = self.cell_dir(lease.cell_id)
+        trash = None
+        if dest.exists() and lease.replace:
+            trash = self.trash_dir / f"{lease.cell_id}-{lease.token}"
+            self.trash_dir.mkdir(parents=True, exist_ok=True)
+            with contextlib.suppress(FileNotFoundError):
+                os.rename(dest, trash)
+        try:
+            os.rename(lease.staging, dest)
+            ok = True
+        except OSError as e:
+            if e.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                raise
+            ok = False  # done by another writer: keep theirs
+        if trash is not None:
+            shutil.rmtree(trash, ignore_errors=True)
+        self.release(lease)
+        return ok
+
+    # ------------------------------------------------------------------ heartbeat and cleanup
+    def start_heartbeat(self, every: float = HEARTBEAT) -> None:
+        """Refresh the mtime of held leases every ``every`` seconds (another machine's staleness test)."""
+        if self._beat is not None:
+            return
+        self._stop.clear()
+
+        def beat() -> None:
+            while not self._stop.wait(every):
+                with self._lock:
+                    paths = [lease.path for lease in self._held.values()]
+                for p in paths:
+                    with contextlib.suppress(OSError):
+                        os.utime(p)
+
+        self._beat = threading.Thread(target=beat, name="zoo-lease-heartbeat", daemon=True)
+        self._beat.start()
+
+    def stop_heartbeat(self) -> None:
+        self._stop.set()
+        if self._beat is not None:
+            self._beat.join(timeout=2)
+        self._beat = None
+
+    def release_all(self) -> None:
+        with self._lock:
+            leases = list(self._held.values())
+        for lease in leases:
+            self.release(lease)
+
+    def cleanup(self, grace: float = 60.0) -> None:
+        """Remove leases, staging folders and trash of dead writers (never a live writer's).
+
+        A writer creates its lease before its staging folder and removes it after, so a
+        staging (or trash) folder whose lease is gone, stale or another token's is an orphan
+        (its writer was killed while taking over or releasing). Temporary lease files are
+        removed only once older than ``grace`` seconds: another writer may be linking one.
+        """
+        now = time.time()
+
+        def old(path: Path) -> bool:
+            try:
+                return now - path.stat().st_mtime > grace
+            except OSError:
+                return False
+
+        if self.lease_dir.is_dir():
+            for entry in os.scandir(self.lease_dir):
+                path = Path(entry.path)
+                if entry.name.startswith("."):  # a temporary file: another writer may be linking it
+                    if old(path):
+                        path.unlink(missing_ok=True)
+                    continue
+                if ".stale-" in entry.name:  # a stale lease moved aside by a taker that was killed
+                    path.unlink(missing_ok=True)
+                    continue
+                info = self._read_lease(path)
+                if info is not None and self._stale(info, path):
+                    self._take_over(entry.name, path, info)
+        for d in (self.staging_dir, self.trash_dir):
+            if not d.is_dir():
+                continue
+            for entry in os.scandir(d):
+                cid, _, token = entry.name.rpartition("-")
+                info = self._read_lease(self._lease_path(cid))
+                if info is not None and info.get("token") == token and not self._stale(info, self._lease_path(cid)):
+                    continue
+                shutil.rmtree(entry.path, ignore_errors=True)
+
+    def log(self, line: str) -> None:
+        """Append one line to sweep.log (O_APPEND: concurrent writers interleave whole lines)."""
+        with contextlib.suppress(OSError):
+            fd = os.open(self.dir / "sweep.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            try:
+                os.write(fd, (line.rstrip("\n") + "\n").encode())
+            finally:
+                os.close(fd)

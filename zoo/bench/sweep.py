@@ -1,0 +1,170 @@
+"""Run a study: claim each pending cell in the store, hand it to an executor, publish its record.
+
+Resuming is the same call: done cells are skipped (``retry_failed`` reruns
+``error``/``oom`` cells, ``retry_skipped`` reruns ``skipped`` ones), cells held by a
+live writer elsewhere are left to it and waited for, and stale claims of dead
+writers are taken over. Several sweeps of one study -- on one machine or on
+many sharing the filesystem -- split its cells between them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from zoo.bench.executors import Done, Executor, Job, ProcessExecutor, make_executor
+from zoo.bench.progress import Progress
+from zoo.bench.spec import Cell, Study
+from zoo.bench.store import FAILED, Store
+
+
+@dataclass
+class SweepSummary:
+    """What a sweep did and the study's state after it."""
+
+    study: str
+    directory: Path
+    total: int
+    counts: dict[str, int]
+    ran: int = 0
+    """Cells this sweep ran (and published)."""
+    seconds: float = 0.0
+    cells_seconds: float = 0.0
+    """Wall time from the first cell's start (worker imports excluded) to the end."""
+    samples: int = 0
+    """Training samples of the cells this sweep ran."""
+    executor: str = ""
+    results: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def failed(self) -> int:
+        return sum(self.counts.get(s, 0) for s in FAILED)
+
+    @property
+    def pending(self) -> int:
+        return self.counts.get("pending", 0) + self.counts.get("running", 0)
+
+
+def run_study(
+    study: Study,
+    *,
+    out: str | Path = "runs",
+    executor: str | Executor = "local",
+    workers: int = 1,
+    threads: int | None = None,
+    address: str | None = None,
+    retry_failed: bool = False,
+    retry_skipped: bool = False,
+    stream: IO[str] | None = None,
+    live: bool | None = None,
+    quiet: bool = False,
+    wait_elsewhere: bool = True,
+    poll: float = 2.0,
+) -> SweepSummary:
+    """Run every cell of ``study`` that is not done yet; return the summary.
+
+    ``executor`` is ``local`` (``workers`` processes; 1 = in this process) or
+    ``ray`` (``address`` ``auto``/``HOST:PORT``, or None for a local instance),
+    or an :class:`Executor` instance. ``threads`` is per worker (default: the
+    cores split evenly). With ``wait_elsewhere``, cells claimed by other live
+    writers are waited for (and taken over if their writer dies).
+    """
+    t_start = time.perf_counter()
+    cells = study.cells()
+    store = Store(out, study.name)
+    ex = executor if isinstance(executor, Executor) else make_executor(  # checks its arguments first
+        executor, workers=workers, threads=threads, address=address, log_dir=store.dir / ".logs"
+    )
+    store.init(study.to_json(), study.identity(), [c.to_json() for c in cells])
+    retry = set(FAILED if retry_failed else ()) | ({"skipped"} if retry_skipped else set())
+    by_id: dict[str, Cell] = {c.cell_id: c for c in cells}
+    statuses = store.statuses()
+    todo = deque(c for c in cells if c.cell_id not in statuses or statuses[c.cell_id] in retry)
+    counts = store.summary(by_id)
+    for c in todo:  # cells to retry count as pending in this sweep's display
+        if c.cell_id in statuses:
+            counts[statuses[c.cell_id]] -= 1
+            counts["pending"] += 1
+    progress = Progress(study.name, len(cells), counts, stream=stream, live=live, quiet=quiet)
+    summary = SweepSummary(study.name, store.dir, len(cells), counts, executor=ex.describe())
+    if study.dropped:
+        progress.message(f"left out (not registered here): {', '.join(study.dropped)}")
+    if not todo:
+        progress.close()
+        summary.counts = store.summary(by_id)
+        summary.seconds = time.perf_counter() - t_start
+        return summary
+
+    inflight: dict[str, tuple[Cell, Any]] = {}
+    elsewhere: list[Cell] = []
+    retried: set[str] = set()
+    t_cells: float | None = None
+    store.start_heartbeat()
+    try:
+        ex.start()
+        progress.message(f"{study.name}: {len(todo)} of {len(cells)} cells to run; {ex.describe()}; store {store.dir}")
+        if isinstance(ex, ProcessExecutor):
+            ex.wait_ready()
+        while todo or inflight or elsewhere:
+            while todo and len(inflight) < ex.slots:
+                cell = todo.popleft()
+                lease = store.claim(cell.cell_id, retry=retry if cell.cell_id not in retried else ())
+                if lease is None:
+                    if store.result(cell.cell_id) is None:
+                        elsewhere.append(cell)  # a live writer elsewhere has it
+                    continue
+                retried.add(cell.cell_id)
+                inflight[cell.cell_id] = (cell, lease)
+                progress.started(cell)
+                if t_cells is None:
+                    t_cells = time.perf_counter()
+                ex.submit(Job(cell, lease.staging))
+                for done in ex.wait(0.0):  # the in-process executor finishes inside submit()
+                    _finish(done, inflight, store, progress, summary)
+            if inflight:
+                for done in ex.wait(0.5):
+                    _finish(done, inflight, store, progress, summary)
+                progress.tick()
+                continue
+            if elsewhere and not todo:
+                if not wait_elsewhere:
+                    break
+                time.sleep(poll)
+                progress.tick()
+                todo.extend(c for c in elsewhere if store.result(c.cell_id) is None)
+                elsewhere = []
+    finally:
+        store.stop_heartbeat()
+        try:
+            ex.close()
+        finally:
+            for _, lease in list(inflight.values()):
+                store.release(lease)
+            store.cleanup()
+            summary.counts = store.summary(by_id)
+            progress.counts.update(summary.counts)
+            progress.close()
+    summary.seconds = time.perf_counter() - t_start
+    summary.cells_seconds = time.perf_counter() - t_cells if t_cells is not None else 0.0
+    return summary
+
+
+def _finish(done: Done, inflight: dict[str, tuple[Cell, Any]], store: Store, progress: Progress,
+            summary: SweepSummary) -> None:
+    from zoo.bench.runner import write_failure
+
+    cell, lease = inflight.pop(done.cell_id)
+    result = done.result
+    if result is None:
+        result = write_failure(cell, lease.staging, done.status, done.error or "the runner failed")
+    published = store.publish(lease)
+    note = "" if published else "  (already recorded by another writer; kept theirs)"
+    line = progress.finished(cell, result, note=note)
+    store.log(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}")
+    if published:
+        summary.ran += 1
+        summary.results[cell.cell_id] = result
+        summary.samples += int(((result.get("fit") or {}).get("samples")) or 0)

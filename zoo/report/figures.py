@@ -1,0 +1,399 @@
+"""The report's figures, drawn with matplotlib's object API on the Agg canvas (no pyplot
+state, no display). Each function takes plain numbers from the store and returns a
+``matplotlib.figure.Figure``; :func:`save` writes it as PNG and SVG and returns the PNG
+bytes for embedding. Curves come from :mod:`zoo.bench.analysis` (the stored predictions),
+never from a model.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import numpy as np  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter  # noqa: E402
+
+from zoo.bench import analysis as A  # noqa: E402
+
+DPI = 100
+# Reproducible files: SVG ids and metadata do not change between runs of the same store.
+matplotlib.rcParams.update({
+    # Text stays text in SVG (smaller files, and 2-3x faster than outlining every glyph).
+    "svg.hashsalt": "zoobench", "svg.fonttype": "none", "font.size": 9, "axes.titlesize": 9.5, "legend.fontsize": 7,
+    "axes.spines.top": False, "axes.spines.right": False, "axes.grid": True, "grid.alpha": 0.25,
+})
+PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+           "#bcbd22", "#17becf"]
+
+
+def color(i: int) -> str:
+    return PALETTE[i % len(PALETTE)]
+
+
+def save(fig: Figure, directory: Path, name: str) -> bytes:
+    """Write ``directory/name.png`` and ``.svg``; return the PNG bytes."""
+    directory.mkdir(parents=True, exist_ok=True)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None})
+    png = buf.getvalue()
+    (directory / f"{name}.png").write_bytes(png)
+    fig.savefig(directory / f"{name}.svg", format="svg", metadata={"Date": None, "Creator": None})
+    return png
+
+
+def grid(n: int, *, ncols: int = 3, w: float = 3.6, h: float = 3.0, sharey: bool = False):
+    """A figure with ``n`` panels in rows of ``ncols``; extra panels are hidden."""
+    ncols = max(1, min(ncols, n))
+    nrows = math.ceil(n / ncols)
+    # Fixed margins instead of constrained layout: the layout pass measured ~35% of the
+    # drawing time (cProfile of a 108-cell report), and the panels have the same shape.
+    fig_w, fig_h = w * ncols, h * nrows + 0.35
+    fig = Figure(figsize=(fig_w, fig_h))
+    fig.subplots_adjust(left=0.75 / fig_w, right=1 - 0.15 / fig_w, bottom=0.62 / fig_h,
+                        top=1 - 0.6 / fig_h, wspace=0.34 * 3.6 / w, hspace=0.95 / (h - 0.8))
+    axes = fig.subplots(nrows, ncols, squeeze=False, sharey=sharey).ravel()
+    for ax in axes[n:]:
+        ax.set_visible(False)
+    return fig, list(axes[:n])
+
+
+def thin(x: np.ndarray, y: np.ndarray, max_points: int = 1500) -> tuple[np.ndarray, np.ndarray]:
+    """A curve with at most ``max_points`` points for drawing: interior points on straight
+    segments are dropped (as scikit-learn's ``drop_intermediate``), then every k-th point is
+    kept. A 10 000-sample micro-averaged ROC curve has ~10^5 points; drawn whole, it makes
+    multi-megabyte SVGs and slow pages, and looks the same."""
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    if len(x) > 2:
+        keep = np.r_[True, np.logical_or(np.diff(x, 2) != 0, np.diff(y, 2) != 0), True]
+        x, y = x[keep], y[keep]
+    if len(x) > max_points:
+        idx = np.unique(np.r_[np.linspace(0, len(x) - 1, max_points).astype(int), len(x) - 1])
+        x, y = x[idx], y[idx]
+    return x, y
+
+
+def _short(text: str, n: int = 38) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+# ------------------------------------------------------------------------------------------
+# Verdict: isolation plots (best over nuisance per scientific value)
+# ------------------------------------------------------------------------------------------
+
+
+def isolation(verdicts: Sequence[A.Verdict], axis: str) -> Figure:
+    """One panel per problem: for each value of ``axis``, the test metric of every other
+    nuisance configuration (grey), the chosen configuration's seeds (colour), their mean ±
+    95% CI (black), and its mean validation score (hollow diamond), as the tuning playbook's
+    isolation plots."""
+    fig, axes = grid(len(verdicts), ncols=3, w=3.8, h=3.0)
+    for ax, v in zip(axes, verdicts):
+        values = A.sort_values([e.value for e in v.entries])
+        pos = {A.canon(x): i for i, x in enumerate(values)}
+        winner = v.winner
+        for e in v.entries:
+            x = pos[A.canon(e.value)]
+            other = [t for _, _, t in e.others if math.isfinite(t)]
+            if other:
+                ax.scatter(np.full(len(other), x - 0.22), other, s=10, color="#b0b0b0", zorder=1,
+                           label="other nuisance settings (mean)" if x == 0 else None)
+            seeds = list(e.test.values())
+            if seeds:
+                jitter = np.linspace(-0.08, 0.08, len(seeds)) if len(seeds) > 1 else [0.0]
+                ax.scatter(x + np.asarray(jitter), seeds, s=14, color=color(x), alpha=0.75, zorder=2)
+            if e.stats.n:
+                err = e.stats.half if math.isfinite(e.stats.half) else 0.0
+                ax.errorbar(x + 0.2, e.stats.mean, yerr=err, fmt="o", color="black", ms=4, capsize=3, zorder=3,
+                            label="test mean ± 95% CI" if e is winner else None)
+            if math.isfinite(e.select_score) and e.select_metric.endswith(v.metric):
+                ax.scatter(x + 0.2, e.select_score, marker="D", facecolors="none", edgecolors=color(x), s=26,
+                           zorder=3, label=f"val {v.metric} (selection)" if e is winner else None)
+        ax.set_xticks(range(len(values)), [_short(A.show(x), 12) for x in values],
+                      rotation=30 if len(values) > 4 else 0)
+        if winner is not None:
+            i = pos[A.canon(winner.value)]
+            ax.get_xticklabels()[i].set_fontweight("bold")
+        ax.set_xlim(-0.6, len(values) - 0.4)
+        ax.set_title(_short(v.problem, 40))
+        ax.set_xlabel(axis)
+        ax.set_ylabel(f"test {v.metric} ({'higher' if v.mode == 'max' else 'lower'} is better)")
+    if axes:
+        axes[0].legend(loc="best")
+    fig.suptitle(f"{axis}: best over nuisance per value (isolation plot)", fontsize=10)
+    return fig
+
+
+# ------------------------------------------------------------------------------------------
+# Classification: ROC, precision-recall, confusion matrices
+# ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Panel:
+    """One representative cell: its label and stored predictions."""
+
+    label: str
+    target: np.ndarray
+    probs: np.ndarray | None = None
+    pred: np.ndarray | None = None
+    threshold: float = 0.5
+
+
+def _class_label(names: Sequence[str] | None, c: int) -> str:
+    return str(names[c]) if names is not None and c < len(names) else str(c)
+
+
+def roc(panels: Sequence[Panel], class_names: Sequence[str] | None = None) -> Figure:
+    """ROC curves per class, micro- and macro-averaged, AUROC in the legend; binary problems
+    show one curve with the operating point of the decision threshold."""
+    fig, axes = grid(len(panels), ncols=3, w=3.7, h=3.5)
+    for ax, p in zip(axes, panels):
+        probs, y = np.asarray(p.probs, dtype=np.float64), np.asarray(p.target).astype(int)
+        ax.plot([0, 1], [0, 1], ls=":", color="#999999", lw=0.8)
+        if probs.ndim == 1:
+            fpr, tpr, _ = A.roc_curve(y == 1, probs)
+            ax.plot(*thin(fpr, tpr), color=color(0), lw=1.6, label=f"AUROC = {A.auroc(y == 1, probs):.4f}")
+            pred = probs >= p.threshold
+            op_fpr = (pred & (y == 0)).sum() / max(1, (y == 0).sum())
+            op_tpr = (pred & (y == 1)).sum() / max(1, (y == 1).sum())
+            ax.scatter([op_fpr], [op_tpr], color="black", zorder=3, s=18, label=f"threshold {p.threshold:g}")
+        else:
+            n = probs.shape[1]
+            grid_fpr = np.linspace(0, 1, 201)
+            tprs, aucs = [], []
+            for c in range(n):
+                if not (0 < (y == c).sum() < len(y)):
+                    continue
+                fpr, tpr, _ = A.roc_curve(y == c, probs[:, c])
+                a = A.auroc(y == c, probs[:, c])
+                aucs.append(a)
+                tprs.append(np.interp(grid_fpr, fpr, tpr))
+                ax.plot(*thin(fpr, tpr, 400), lw=0.7, alpha=0.55, color=color(c),
+                        label=f"{_short(_class_label(class_names, c), 12)}: {a:.3f}" if n <= 12 else None)
+            onehot = np.eye(n, dtype=bool)[y]
+            fpr, tpr, _ = A.roc_curve(onehot.ravel(), probs.ravel())
+            ax.plot(*thin(fpr, tpr), color="black", lw=1.6, label=f"micro-avg: {A.auroc(onehot.ravel(), probs.ravel()):.4f}")
+            if tprs:
+                ax.plot(grid_fpr, np.mean(tprs, 0), color="black", ls="--", lw=1.4,
+                        label=f"macro-avg: {np.mean(aucs):.4f}")
+        ax.set(xlim=(-0.01, 1.01), ylim=(-0.01, 1.01), xlabel="false positive rate", ylabel="true positive rate")
+        ax.set_title(_short(p.label, 46))
+        ax.legend(loc="lower right", ncol=2 if probs.ndim == 2 and probs.shape[1] > 6 else 1,
+                  title="AUROC" if probs.ndim == 2 else None, title_fontsize=7)
+    return fig
+
+
+def pr(panels: Sequence[Panel], class_names: Sequence[str] | None = None) -> Figure:
+    """Precision–recall curves per class and micro-averaged, AP in the legend; binary problems
+    show the operating point and the positive rate (a random classifier's precision)."""
+    fig, axes = grid(len(panels), ncols=3, w=3.7, h=3.5)
+    for ax, p in zip(axes, panels):
+        probs, y = np.asarray(p.probs, dtype=np.float64), np.asarray(p.target).astype(int)
+        if probs.ndim == 1:
+            prec, rec, _ = A.pr_curve(y == 1, probs)
+            ax.step(*thin(rec, prec), where="post", color=color(0), lw=1.6, label=f"AP = {A.average_precision(y == 1, probs):.4f}")
+            pred = probs >= p.threshold
+            tp = (pred & (y == 1)).sum()
+            op_p, op_r = tp / max(1, pred.sum()), tp / max(1, (y == 1).sum())
+            ax.scatter([op_r], [op_p], color="black", zorder=3, s=18, label=f"threshold {p.threshold:g}")
+            ax.axhline((y == 1).mean(), ls=":", color="#999999", lw=0.8)
+        else:
+            n = probs.shape[1]
+            aps = []
+            for c in range(n):
+                if not (y == c).any():
+                    continue
+                prec, rec, _ = A.pr_curve(y == c, probs[:, c])
+                a = A.average_precision(y == c, probs[:, c])
+                aps.append(a)
+                ax.step(*thin(rec, prec, 400), where="post", lw=0.7, alpha=0.55, color=color(c),
+                        label=f"{_short(_class_label(class_names, c), 12)}: {a:.3f}" if n <= 12 else None)
+            onehot = np.eye(n, dtype=bool)[y]
+            prec, rec, _ = A.pr_curve(onehot.ravel(), probs.ravel())
+            ax.step(*thin(rec, prec), where="post", color="black", lw=1.6,
+                    label=f"micro-avg: {A.average_precision(onehot.ravel(), probs.ravel()):.4f}")
+            ax.plot([], [], " ", label=f"macro AP: {np.mean(aps):.4f}")
+        ax.set(xlim=(-0.01, 1.01), ylim=(0, 1.02), xlabel="recall", ylabel="precision")
+        ax.set_title(_short(p.label, 46))
+        ax.legend(loc="lower left", ncol=2 if probs.ndim == 2 and probs.shape[1] > 6 else 1,
+                  title="AP" if probs.ndim == 2 else None, title_fontsize=7)
+    return fig
+
+
+def confusion(panels: Sequence[Panel], class_names: Sequence[str] | None = None) -> Figure:
+    """Confusion matrices normalised by the true class (rows sum to 1)."""
+    n = int(np.asarray(panels[0].probs).shape[1]) if np.asarray(panels[0].probs).ndim == 2 else 2
+    size = 3.2 if n <= 10 else 4.2
+    fig, axes = grid(len(panels), ncols=3, w=size, h=size)
+    for ax, p in zip(axes, panels):
+        y = np.asarray(p.target).astype(int)
+        pred = A.hard_predictions(p.probs, p.threshold)
+        cm = A.confusion(y, pred, n).astype(np.float64)
+        norm = cm / np.maximum(cm.sum(1, keepdims=True), 1)
+        ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+        ax.grid(False)
+        labels = [_short(_class_label(class_names, c), 8) for c in range(n)]
+        ax.set_xticks(range(n), labels, rotation=90 if n > 6 else 0, fontsize=7)
+        ax.set_yticks(range(n), labels, fontsize=7)
+        if n <= 12:
+            for i in range(n):
+                for j in range(n):
+                    if cm[i].sum() and (norm[i, j] >= 0.005 or i == j):
+                        ax.text(j, i, f"{norm[i, j]:.2f}".lstrip("0") if norm[i, j] < 1 else "1",
+                                ha="center", va="center", fontsize=6 if n > 6 else 8,
+                                color="white" if norm[i, j] > 0.6 else "black")
+        ax.set(xlabel="predicted", ylabel="true")
+        ax.set_title(_short(p.label, 40))
+    return fig
+
+
+def regression_scatter(panels: Sequence[Panel]) -> Figure:
+    """Predicted against true values; the diagonal is a perfect prediction."""
+    fig, axes = grid(len(panels), ncols=3, w=3.4, h=3.2)
+    for i, (ax, p) in enumerate(zip(axes, panels)):
+        pred = np.asarray(p.pred, dtype=np.float64).reshape(len(p.target), -1)[:, 0]
+        y = np.asarray(p.target, dtype=np.float64).reshape(len(p.target), -1)[:, 0]
+        ax.scatter(y, pred, s=8, alpha=0.6, color=color(i))
+        lo, hi = float(min(y.min(), pred.min())), float(max(y.max(), pred.max()))
+        ax.plot([lo, hi], [lo, hi], ls=":", color="black", lw=0.9)
+        ax.set(xlabel="true", ylabel="predicted")
+        ax.set_title(_short(p.label, 40))
+    return fig
+
+
+# ------------------------------------------------------------------------------------------
+# Training dynamics
+# ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Curve:
+    """One cell's history for the learning-curve figure."""
+
+    label: str
+    """Legend label (the scientific value); curves with the same label share a colour."""
+    group: int
+    history: Any  # pandas DataFrame
+    diverged: bool = False
+
+
+def learning_curves(curves: Sequence[Curve], metric: str | None, title: str) -> Figure:
+    """Train loss, validation loss and the key validation metric per epoch; one colour per
+    scientific value (each seed a line), diverged runs dashed and ending in a red ×."""
+    panels = [("train_loss", "train loss"), ("val_loss", "validation loss")]
+    if metric and any(metric in c.history.columns for c in curves):
+        panels.append((metric, metric.replace("val_", "validation ")))
+    panels = [p for p in panels if any(p[0] in c.history.columns for c in curves)]
+    fig, axes = grid(max(1, len(panels)), ncols=3, w=3.7, h=2.9)
+    seen: set[str] = set()
+    for ax, (col, name) in zip(axes, panels):
+        finite_vals = []
+        for c in curves:
+            if col not in c.history.columns or "epoch" not in c.history.columns:
+                continue
+            x = c.history["epoch"].to_numpy(dtype=np.float64)
+            y = c.history[col].to_numpy(dtype=np.float64)
+            if not c.diverged:
+                finite_vals.append(y[np.isfinite(y)])
+            lab = c.label if (c.label not in seen and ax is axes[0]) else None
+            if lab:
+                seen.add(c.label)
+            ax.plot(x, y, color=color(c.group), lw=0.9 if not c.diverged else 0.8, alpha=0.85,
+                    ls="--" if c.diverged else "-", label=lab, marker="o" if len(x) <= 3 else None, ms=3)
+        vals = np.concatenate(finite_vals) if finite_vals else np.array([])
+        if len(vals):
+            lo, hi = np.percentile(vals, [0, 98])
+            pad = 0.08 * max(hi - lo, 1e-9)
+            lo, hi = lo - pad, hi + 3 * pad
+            ax.set_ylim(lo, hi)
+        else:
+            hi = None
+        first_div = True
+        for c in curves:  # divergence: a red x at the last epoch, clipped to the top edge
+            if not c.diverged or col not in c.history.columns:
+                continue
+            h = c.history
+            y = h[col].to_numpy(dtype=np.float64)
+            last_epoch = float(h["epoch"].iloc[-1])
+            top = hi if hi is not None else (float(y[np.isfinite(y)].max()) if np.isfinite(y).any() else 0.0)
+            yv = float(y[-1]) if np.isfinite(y[-1]) else top  # a non-finite last value sits on the top edge
+            yv = min(yv, top)
+            ax.scatter([last_epoch], [yv], marker="x", color="#d62728", s=40, zorder=4,
+                       label="diverged" if first_div and ax is axes[0] else None)
+            first_div = False
+        ax.set(xlabel="epoch", ylabel=name)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if axes:
+        axes[0].legend(loc="upper right")
+    fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def lr_range(series: Sequence[tuple[str, int, dict[str, Any]]], title: str) -> Figure:
+    """LR range tests: loss against learning rate (log scale), the chosen rate dashed."""
+    fig, axes = grid(1, ncols=1, w=6.0, h=3.4)
+    ax = axes[0]
+    all_losses = []
+    for label, group, d in series:
+        lrs = np.asarray(d.get("lrs", []), dtype=np.float64)
+        losses = np.asarray(d.get("losses", []), dtype=np.float64)
+        m = min(len(lrs), len(losses))
+        if not m:
+            continue
+        ax.plot(lrs[:m], losses[:m], color=color(group), lw=1.2, label=label)
+        all_losses.append(losses[:m][np.isfinite(losses[:m])])
+        chosen = d.get("chosen_lr")
+        if isinstance(chosen, (int, float)) and chosen > 0:
+            ax.axvline(float(chosen), color=color(group), ls="--", lw=0.9)
+    ax.set_xscale("log")
+    # Plain tick labels: the default log formatter typesets every label with mathtext (slow).
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    vals = np.concatenate(all_losses) if all_losses else np.array([])
+    if len(vals):
+        lo, hi = float(vals.min()), float(np.percentile(vals, 90))
+        ax.set_ylim(lo - 0.05 * (hi - lo + 1e-9), hi + 0.3 * (hi - lo + 1e-9))
+    ax.set(xlabel="learning rate", ylabel="training loss")
+    ax.set_title(_short(title, 70))
+    ax.legend(loc="upper left")
+    return fig
+
+
+# ------------------------------------------------------------------------------------------
+# Cost
+# ------------------------------------------------------------------------------------------
+
+
+def throughput(rows: Sequence[tuple[str, Any, str, float, float]]) -> Figure:
+    """Bars of training throughput (samples/s): one panel per problem, batch sizes along x,
+    one bar per device × precision; error bars are the 95% CI over seeds.
+    ``rows``: (problem, batch_size, device/precision, mean, half-width)."""
+    problems = list(dict.fromkeys(r[0] for r in rows))
+    fig, axes = grid(len(problems), ncols=2, w=4.6, h=3.0)
+    for ax, prob in zip(axes, problems):
+        sub = [r for r in rows if r[0] == prob]
+        sizes = A.sort_values(dict.fromkeys(r[1] for r in sub))
+        kinds = list(dict.fromkeys(r[2] for r in sub))
+        width = 0.8 / max(1, len(kinds))
+        for k, kind in enumerate(kinds):
+            xs, ys, es = [], [], []
+            for i, bs in enumerate(sizes):
+                for r in sub:
+                    if r[1] == bs and r[2] == kind:
+                        xs.append(i - 0.4 + width * (k + 0.5))
+                        ys.append(r[3])
+                        es.append(r[4] if math.isfinite(r[4]) else 0.0)
+            ax.bar(xs, ys, width=width * 0.95, yerr=es, capsize=2, color=color(k), label=kind)
+        ax.set_xticks(range(len(sizes)), [A.show(s) for s in sizes])
+        ax.set(xlabel="batch size", ylabel="samples / s")
+        ax.set_title(_short(prob, 40))
+        ax.legend(loc="upper left")
+    return fig
