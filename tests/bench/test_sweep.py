@@ -91,6 +91,7 @@ def test_parallel_workers_match_sequential(tmp_path):
     assert env["pid"] != os.getpid()
 
 
+@pytest.mark.slow  # a fresh worker imports torch and Lightning: 8-40 s on this machine
 def test_dead_worker_becomes_a_row_and_is_replaced(tmp_path):
     """A worker killed mid-cell (as the OOM killer would) gives that cell status oom; the sweep goes on."""
     ex = ProcessExecutor(1, threads=1, log_dir=tmp_path / "logs")
@@ -153,3 +154,21 @@ def test_two_sweeps_share_one_study(tmp_path):
     assert all(counts["pending"] == 0 and counts["running"] == 0 for _, counts in results)
     dirs = [d for d in (tmp_path / "tiny").iterdir() if d.is_dir() and not d.name.startswith(".")]
     assert len(dirs) == 12 and all((d / "result.json").exists() for d in dirs)
+
+
+def test_worker_environment(monkeypatch):
+    from zoo.bench.executors import default_threads, make_executor, thread_env
+
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    env = thread_env(2)
+    assert env["OMP_NUM_THREADS"] == "2" and env["OMP_WAIT_POLICY"] == "PASSIVE"
+    assert env["MALLOC_MMAP_THRESHOLD_"] == "33554432"
+    assert "OMP_WAIT_POLICY" not in thread_env(1)
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
+    assert "OMP_WAIT_POLICY" not in thread_env(2)  # the user's choice stands
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert default_threads(1) == 1
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    assert default_threads(2) >= 1
+    assert isinstance(make_executor("local", workers=1), SequentialExecutor)
+    assert isinstance(make_executor("local", workers=3, threads=1), ProcessExecutor)

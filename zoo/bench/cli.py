@@ -14,6 +14,7 @@ study (one line, nothing run, nothing changed).
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -48,7 +49,8 @@ def add_commands(sub: Any, argv: list[str]) -> None:
     p.add_argument("--workers", type=int, default=None,
                    help="local: worker processes (default 1: in this process); ray: tasks in flight (default: cluster CPUs / threads)")
     p.add_argument("--threads", type=int, default=None,
-                   help="torch threads per worker (default: local, the cores split between workers; ray, 1)")
+                   help="torch threads per worker (default: $OMP_NUM_THREADS if set, else the cores split between "
+                   "workers; ray: 1)")
     p.add_argument("--address", default=None, help="Ray cluster: auto or HOST:PORT (default: start a local instance)")
     p.add_argument("--retry-failed", "--retry_failed", action="store_true", help="rerun cells whose status is error or oom")
     p.add_argument("--retry-skipped", "--retry_skipped", action="store_true",
@@ -143,6 +145,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
     for name in list_studies():
         raw = read_yaml(benchmarks_dir() / f"{name}.yaml")
-        desc = raw.get("description", "") if isinstance(raw, dict) else ""
-        print(f"  {name:<14} {desc.splitlines()[0] if desc else ''}")
+        desc = " ".join(str(raw.get("description", "")).split()) if isinstance(raw, dict) else ""
+        first = re.split(r"(?<=[.?])\s", desc)[0]  # the first sentence
+        print(f"  {name:<14} {first}")
     return 0

@@ -47,9 +47,19 @@ MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": "33554432", "MALLOC_TRIM_THRESHOLD_": "8
 
 
 def thread_env(threads: int) -> dict[str, str]:
-    """Environment of a worker with ``threads`` compute threads (set before torch is imported)."""
+    """Environment of a worker with ``threads`` compute threads (set before torch is imported).
+
+    With more than one thread, OpenMP threads sleep instead of spinning between parallel regions
+    (``OMP_WAIT_POLICY=PASSIVE``, unless the user chose a policy): spinning threads steal the cores
+    of sibling workers and of anything else running. Evidence: the smoke study's 24 cells in one
+    2-thread worker beside other busy processes (load ~8 on 2 cores) took 210.9 s spinning and
+    13.5 s passive (benchmarks/scaling.py).
+    """
     n = str(threads)
-    return {"OMP_NUM_THREADS": n, "MKL_NUM_THREADS": n, "OPENBLAS_NUM_THREADS": n, **MALLOC_ENV}
+    env = {"OMP_NUM_THREADS": n, "MKL_NUM_THREADS": n, "OPENBLAS_NUM_THREADS": n, **MALLOC_ENV}
+    if threads > 1 and "OMP_WAIT_POLICY" not in os.environ:
+        env["OMP_WAIT_POLICY"] = "PASSIVE"
+    return env
 
 
 def cores() -> int:

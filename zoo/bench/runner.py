@@ -168,6 +168,7 @@ def environment(device: str = "cpu") -> dict[str, Any]:
         "torch_threads": torch.get_num_threads(),
         "torch_interop_threads": torch.get_num_interop_threads(),
         "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
         "malloc_env": {k: v for k, v in os.environ.items() if k.startswith("MALLOC_")},
         "hostname": socket.gethostname(),
         "platform": platform.platform(),

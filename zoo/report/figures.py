@@ -117,7 +117,16 @@ def isolation(verdicts: Sequence[A.Verdict], axis: str) -> Figure:
                 ax.scatter(x + 0.2, e.select_score, marker="D", facecolors="none", edgecolors=color(x), s=26,
                            zorder=3, label=f"val {v.metric} (selection)" if e is winner else None)
         ax.set_xticks(range(len(values)), [_short(A.show(x), 12) for x in values],
-                      rotation=30 if len(values) > 4 else 0)
+                      rotation=40 if len(values) > 4 else 0, ha="right" if len(values) > 4 else "center")
+        # Limits from the points, not the whiskers: a value with 2 seeds far apart has a CI wider
+        # than every other value's spread (t = 12.7 at n = 2) and would flatten them all.
+        pts = [y for e in v.entries for y in (*e.test.values(), e.stats.mean, *(t for _, _, t in e.others),
+                                              e.select_score if e.select_metric.endswith(v.metric) else math.nan)]
+        pts = [y for y in pts if math.isfinite(y)]
+        if pts:
+            lo, hi = min(pts), max(pts)
+            pad = 0.08 * (hi - lo) if hi > lo else 0.01 * max(abs(hi), 1e-9)
+            ax.set_ylim(lo - pad, hi + pad)
         if winner is not None:
             i = pos[A.canon(winner.value)]
             ax.get_xticklabels()[i].set_fontweight("bold")
@@ -127,6 +136,9 @@ def isolation(verdicts: Sequence[A.Verdict], axis: str) -> Figure:
         ax.set_ylabel(f"test {v.metric} ({'higher' if v.mode == 'max' else 'lower'} is better)")
     if axes:
         axes[0].legend(loc="best")
+    if any(len(v.entries) > 4 for v in verdicts):  # room for the slanted value labels
+        h = fig.get_figheight()
+        fig.subplots_adjust(bottom=1.0 / h, hspace=1.35 / (h / math.ceil(len(verdicts) / 3) - 0.8))
     fig.suptitle(f"{axis}: best over nuisance per value (isolation plot)", fontsize=10)
     return fig
 
