@@ -80,6 +80,7 @@ def write_json_atomic(path: Path, obj: Any) -> None:
             json.dump(_jsonable(obj), f, indent=2, sort_keys=False, allow_nan=True)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; results on a shared filesystem are for everyone to read
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -12,5 +12,7 @@
 #   translations, tokenized lower-case text, one reference, a reference <unk> never matches).
 #   1,270,504 parameters; 9,378 steps; 67.5 min wall (epoch 3 ended at ~37 min). The process had
 #   used 11.9 CPU-minutes ~3.6 epochs in, so an idle core should reach 0.71 in ~10-11 min (estimate).
+#   The same recipe with --attention none: val acc 0.614, 0.646, 0.660, 0.668, 0.673, 0.673 (best
+#   0.6730, the book's 0.676), BLEU val 0.1899 / test 0.1923; 35 min wall on a less busy machine.
 exec zoo train seq2seq_gru --data spa_eng --batch-size 64 --lr 2e-3 --clip-norm 1.0 \
   --schedule cosine --max-epochs 6 --seed 0 "$@"

@@ -299,3 +299,24 @@ def diabetes(
         batch_size=batch_size, eval_batch_size=eval_batch_size, seed=seed, split_seed=split_seed, limit=limit,
         extra={"target": "disease progression one year after baseline, raw units"},
     )  # fmt: skip
+
+
+@register_dataset("digits_images", kind="multiclass", card="digits", embedded=True)
+def digits_images(
+    *,
+    batch_size: int = 32,
+    eval_batch_size: int = 1024,
+    seed: int = 0,
+    split_seed: int | None = None,
+    limit: int | None = None,
+) -> TensorDataModule:
+    """Digits as 1x8x8 images (counts 0-16), 10 classes; scikit-learn's digits with the image layout.
+
+    The same rows and split as ``digits`` (whose inputs are 64 flat features);
+    only the input shape differs. Options as for ``digits``.
+    """
+    dm = digits(batch_size=batch_size, eval_batch_size=eval_batch_size, seed=seed, split_seed=split_seed, limit=limit)
+    dm.splits = {k: (x.reshape(-1, 1, 8, 8), y) for k, (x, y) in dm.splits.items()}  # (N, 64) -> (N, 1, 8, 8)
+    dm.info.name = "digits_images"
+    dm.info.input_shape = (1, 8, 8)
+    return dm

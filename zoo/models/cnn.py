@@ -25,8 +25,6 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from zoo.data.core import TensorDataModule
-from zoo.data.registry import register_dataset
 from zoo.errors import ConfigError, check_choice, check_fraction, check_positive
 from zoo.layers import ACTIVATIONS, DISTRIBUTIONS, INITIALIZERS, NORMS, SCALINGS, InputScaler, activation, init_module_, norm
 from zoo.registry import register_model
@@ -184,30 +182,4 @@ def small_cnn(**kwargs) -> SmallCNN:
 def small_cnn_tiny(**kwargs) -> SmallCNN:
     """Two blocks of 8 and 16 channels, for tests and smoke studies."""
     return SmallCNN(SmallCNNConfig(**{"widths": (8, 16), **kwargs}))
-
-
-# ----------------------------------------------------------------------------- embedded image data
-
-
-@register_dataset("digits_images", kind="multiclass", card="digits", embedded=True)
-def digits_images(
-    *,
-    batch_size: int = 32,
-    eval_batch_size: int = 1024,
-    seed: int = 0,
-    split_seed: int | None = None,
-    limit: int | None = None,
-) -> TensorDataModule:
-    """Digits as 1x8x8 images (counts 0-16), 10 classes; scikit-learn's digits with the image layout.
-
-    The same rows and split as ``digits`` (whose inputs are 64 flat features);
-    only the input shape differs. Options as for ``digits``.
-    """
-    from zoo.data.tabular import digits
-
-    dm = digits(batch_size=batch_size, eval_batch_size=eval_batch_size, seed=seed, split_seed=split_seed, limit=limit)
-    dm.splits = {k: (x.reshape(-1, 1, 8, 8), y) for k, (x, y) in dm.splits.items()}  # (N, 64) -> (N, 1, 8, 8)
-    dm.info.name = "digits_images"
-    dm.info.input_shape = (1, 8, 8)
-    return dm
 
