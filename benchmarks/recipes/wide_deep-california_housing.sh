@@ -5,7 +5,8 @@
 # batch norm before ReLU; log1p of the count columns total_rooms, total_bedrooms, population, households
 # (3-6) before the input standardization. AdamW + 1cycle (peak lr 3e-3), weight decay 0.05, batch 64,
 # 60 epochs; best epoch by val_loss (4,128 held out).
-# Evidence: RESULT_PENDING
+# Evidence (1 thread, shared machine): seed 0 test RMSE 0.4947 (val 0.4939, R^2 0.816), seed 1 test 0.4936
+# (val 0.5007); 35,726 parameters; 390 s / 154 s of training (482 s / 208 s wall, depending on the load).
 exec zoo train wide_deep --data california_housing --batch-size 64 \
   --hidden 128,128,128 --norm batch --log_columns 3,4,5,6 \
   --optimizer adamw --lr 0.003 --weight_decay 0.05 --schedule onecycle --max_epochs 60 \

@@ -1,6 +1,7 @@
 """Small convolutional network: conv-norm-act blocks with pooling, global average pool, linear head.
 
-Read top to bottom: config, block, model, builders, embedded image data, pretrained entries.
+Read top to bottom: config, block, model, builders, pretrained entries.
+The embedded default data, ``digits_images`` (scikit-learn's digits as 1x8x8 images), is in zoo/data/tabular.py.
 
 Each block is ``convs_per_block`` times (3x3 conv -> [norm] -> activation), then a
 2x2 pool (ceil mode, so 7x7 -> 4x4 and 1x1 stays 1x1: any input of at least 1x1
@@ -139,9 +140,9 @@ class SmallCNN(nn.Module):
         """Pooled features before the output layer, (B, widths[-1] or head_hidden)."""
         if x.ndim != 4:
             raise ConfigError(f"small_cnn takes images (B, C, H, W), got a tensor of shape {tuple(x.shape)}.")
-        # channels_last: CPU max pooling and batch norm run 1.45x faster per training step than
-        # in NCHW. Evidence: default small_cnn, batch 128 of 1x28x28, 1 thread: 257 vs 177 samples/s;
-        # max_pool2d alone 25 vs 116 ms on (128, 32, 28, 28) (benchmarks/speed_cnn.py notes).
+        # channels_last: a training step is 1.45x faster than in NCHW on this CPU, mostly max pooling.
+        # Evidence: default small_cnn, batch 128 of 1x28x28, 1 thread, same process: 257 vs 177
+        # images/s; max_pool2d alone 25 vs 116 ms on (128, 32, 28, 28).
         x = self.scaler(x).contiguous(memory_format=torch.channels_last)  # (B, C, H, W), NHWC strides
         return self.neck(self.body(x))
 
