@@ -322,8 +322,7 @@ def recipe(name: str) -> dict:
     return yaml.safe_load((RECIPES / f"{name}.yaml").read_text())
 
 
-# The stateful recipe's run did not finish in the first session; it joins this list once measured.
-@pytest.mark.parametrize("name", ["char_gru-shakespeare"])
+@pytest.mark.parametrize("name", ["char_gru-shakespeare", "char_gru-shakespeare-stateful"])
 def test_recipes_are_complete(name):
     r = recipe(name)
     assert {"model", "data", "args", "bar", "measured"} <= set(r)
