@@ -8,8 +8,10 @@
 # Evidence (seeds 0, 1; this recipe's settings; zoobench | gensim 4.4.0 cbow_mean=1, 1 thread each):
 #   analogy acc 0.179 +- 0.002 | 0.180 +- 0.006   WordSim-353 0.435 +- 0.006 | 0.373 +- 0.034
 #   SimLex-999  0.101 +- 0.001 | 0.098 +- 0.003
-#   words/s ratio per seed 0.72 and 0.33: CBOW is gensim's fastest path (one update per centre word),
-#   and the second gensim run had a quieter machine (212k vs 98k words/s for the same work).
+#   words/s ratio per seed 0.72 and 0.33 in those runs (the second gensim run had a quieter machine:
+#   212k vs 98k words/s for the same work). After gathering only real context words (not the padded
+#   window), 3-epoch speed runs, seeds 0-3, load ~2-3: ratio 0.72 +- 0.14 (0.59-0.90), zoobench
+#   268k +- 43k words/s, gensim 389k +- 125k (CBOW is gensim's fastest path: one update per centre).
 exec zoo train word2vec_cbow --data w2v_combined --batch-size 4096 --max-epochs 20 \
   --optimizer sgd --lr 0.025 --schedule linear --min-lr 1e-4 --restore-best false --threads 1 \
   --seed 0 "$@"

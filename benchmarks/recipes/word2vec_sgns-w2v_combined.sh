@@ -13,6 +13,8 @@
 #   WordSim-353 0.551 +- 0.003 | 0.523 +- 0.003   SimLex-999 0.156 +- 0.007 | 0.166 +- 0.004
 #   words/s     42.7k +- 8.8k  | 41.6k +- 10.3k   ratio per seed 0.76, 1.27, 1.15 (machine shared
 #   with other jobs, load 6-9 on 2 cores; ~500-900 s per run); 11,631-word vocabulary, identical.
+#   Speed alone, 3-epoch runs, seeds 0-3, load ~2-3: ratio 1.03 +- 0.16 (0.81-1.16), zoobench
+#   127k +- 9k words/s, gensim 127k +- 31k.
 exec zoo train word2vec_sgns --data w2v_combined --batch-size 4096 --max-epochs 20 \
   --optimizer sgd --lr 0.025 --schedule linear --min-lr 1e-4 --restore-best false --threads 1 \
   --seed 0 "$@"
