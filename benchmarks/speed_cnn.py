@@ -18,7 +18,7 @@ The hand-written loop takes the same training tensors, batches them with
 ``nn.Module`` (input scaler and channels-last layout included). Both run
 alternately in one process, so they share the machine state, the allocator
 settings (the script re-executes itself with zoobench's ``MALLOC_*`` values
-unless ``--no-malloc-env``) and the thread count. Prints images/s of each and
+unless ``--no-process-env``) and the thread count. Prints images/s of each and
 zoobench / hand-written (median over repeats; target >= 0.95).
 
 Measured (torch 2.13, 1 thread, 2-core CPU shared with other jobs, load ~3, order alternated):
@@ -32,12 +32,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
-import sys
 import time
 
-MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": "33554432", "MALLOC_TRIM_THRESHOLD_": "8000000000"}
-
+from _speed import compare, report, use_process_env
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -49,10 +46,9 @@ def main() -> None:
     ap.add_argument("--data", default="fashion_mnist", help="fashion_mnist / mnist (need ZOO_DATA) or digits_images (embedded)")
     ap.add_argument("--widths", default="16,32,64", help="channels of each block")
     ap.add_argument("--convs-per-block", type=int, default=2)
-    ap.add_argument("--no-malloc-env", action="store_true")
+    ap.add_argument("--no-process-env", action="store_true", help="skip zoobench's allocator/OpenMP settings")
     args = ap.parse_args()
-    if not args.no_malloc_env and any(os.environ.get(k) != v for k, v in MALLOC_ENV.items()):
-        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **MALLOC_ENV})
+    use_process_env(args.no_process_env)
 
     import torch
     import torch.nn.functional as F
@@ -110,21 +106,7 @@ def main() -> None:
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, malloc env "
           f"{'on' if os.environ.get('MALLOC_MMAP_THRESHOLD_') else 'off'}; small_cnn {arch} ({params:,} parameters) "
           f"on {args.data} {tuple(X.shape[1:])}, batch {bs}, {steps} timed steps after {warmup}")
-    base, ours = [], []
-    for r in range(args.repeats):
-        # Alternate which loop goes first, so a drift in the machine's load favours neither.
-        if r % 2 == 0:
-            base.append(hand_written())
-            ours.append(zoobench())
-        else:
-            ours.append(zoobench())
-            base.append(hand_written())
-        print(f"  repeat {r + 1}: hand-written {base[-1]:,.0f} images/s, zoobench {ours[-1]:,.0f} images/s, "
-              f"ratio {ours[-1] / base[-1]:.3f}", flush=True)
-    ratios = [o / b for o, b in zip(ours, base)]
-    print(f"hand-written {statistics.median(base):,.0f} images/s  zoobench {statistics.median(ours):,.0f} images/s  "
-          f"ratio {statistics.median(ratios):.3f} (median of {', '.join(f'{x:.3f}' for x in ratios)})")
-
+    report(*compare(hand_written, zoobench, args.repeats, unit="images/s"), unit="images/s")
 
 if __name__ == "__main__":
     main()

@@ -16,7 +16,7 @@ loop cuts the same windows from the same character ids with ``randperm`` and
 runs forward, cross-entropy, backward, ``clip_grad_norm_``, ``step``. Both run
 alternately in one process, so they share the machine state, the allocator
 settings (the script re-executes itself with zoobench's ``MALLOC_*`` values
-unless ``--no-malloc-env``) and the thread count. The order is ABBA: whichever
+unless ``--no-process-env``) and the thread count. The order is ABBA: whichever
 loop runs second in a pair measured 3-10% faster (allocator state left by the
 first), and a drifting load from other processes hits both alike. Prints
 characters/s of each and zoobench / hand-written (median over repeats; target >= 0.95).
@@ -29,12 +29,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
-import sys
 import time
 
-MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": "33554432", "MALLOC_TRIM_THRESHOLD_": "8000000000"}
-
+from _speed import compare, report, use_process_env
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -44,10 +41,9 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--data", default="shakespeare", help="shakespeare (needs ZOO_DATA) or shakespeare_sample (embedded)")
-    ap.add_argument("--no-malloc-env", action="store_true")
+    ap.add_argument("--no-process-env", action="store_true", help="skip zoobench's allocator/OpenMP settings")
     args = ap.parse_args()
-    if not args.no_malloc_env and any(os.environ.get(k) != v for k, v in MALLOC_ENV.items()):
-        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **MALLOC_ENV})
+    use_process_env(args.no_process_env)
 
     import torch
     import torch.nn.functional as F
@@ -99,21 +95,7 @@ def main() -> None:
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, malloc env "
           f"{'on' if os.environ.get('MALLOC_MMAP_THRESHOLD_') else 'off'}; char_gru on {args.data}, "
           f"batch {bs} x {window} characters, {steps} timed steps after {warmup}")
-    base, ours = [], []
-    for r in range(args.repeats):
-        # ABBA order: a load that drifts during the run (other processes) hits both loops alike.
-        if r % 2 == 0:
-            base.append(hand_written())
-            ours.append(zoobench())
-        else:
-            ours.append(zoobench())
-            base.append(hand_written())
-        print(f"  repeat {r + 1}: hand-written {base[-1]:,.0f} chars/s, zoobench {ours[-1]:,.0f} chars/s, "
-              f"ratio {ours[-1] / base[-1]:.3f}", flush=True)
-    ratios = [o / b for o, b in zip(ours, base)]
-    print(f"hand-written {statistics.median(base):,.0f} chars/s  zoobench {statistics.median(ours):,.0f} chars/s  "
-          f"ratio {statistics.median(ratios):.3f} (median of {', '.join(f'{x:.3f}' for x in ratios)})")
-
+    report(*compare(hand_written, zoobench, args.repeats, unit="chars/s"), unit="chars/s")
 
 if __name__ == "__main__":
     main()

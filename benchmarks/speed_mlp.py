@@ -2,7 +2,7 @@
 
 Trains the seeds' MLP (784-512-64-32-10, ReLU, fused Adam) on MNIST-sized data
 (60,000 x 784 float32, 10 classes) at batch 128 and 512, alternating the two
-loops in one process so both see the same machine state, and prints
+loops in one process (benchmarks/_speed.py) so both see the same machine state, and prints
 zoobench samples/s / hand-written samples/s (median over repeats).
 
     python benchmarks/speed_mlp.py [--epochs 2] [--repeats 3] [--threads 1]
@@ -18,8 +18,9 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import time
+
+from _speed import compare, use_process_env
 
 
 
@@ -31,10 +32,7 @@ def main() -> None:
     ap.add_argument("--batch-sizes", default="128,512")
     ap.add_argument("--no-process-env", action="store_true", help="skip zoobench's allocator/OpenMP settings")
     args = ap.parse_args()
-    if not args.no_process_env:
-        from zoo.procenv import reexec_with_process_env
-
-        reexec_with_process_env(sys.argv)
+    use_process_env(args.no_process_env)
 
     import torch
     import torch.nn.functional as F
@@ -87,12 +85,8 @@ def main() -> None:
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, process env {'on' if os.environ.get('MALLOC_MMAP_THRESHOLD_') else 'off'}")
     print(f"{'batch':>6} {'hand-written':>14} {'zoobench':>12} {'ratio':>7}")
     for bs in map(int, args.batch_sizes.split(",")):
-        base, ours = [], []
-        for _ in range(args.repeats):
-            base.append(hand_written(bs))
-            ours.append(zoobench(bs))
-        ratios = [o / b for o, b in zip(ours, base)]
-        print(f"{bs:>6} {statistics.median(base):>12,.0f}/s {statistics.median(ours):>10,.0f}/s {statistics.median(ratios):>7.3f}"
+        base, ours, ratios = compare(lambda: hand_written(bs), lambda: zoobench(bs), args.repeats, verbose=False)
+        print(f"{bs:>6} {base:>12,.0f}/s {ours:>10,.0f}/s {statistics.median(ratios):>7.3f}"
               f"   (ratios {', '.join(f'{r:.3f}' for r in ratios)})")
 
 

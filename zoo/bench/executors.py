@@ -40,25 +40,24 @@ from typing import Any
 
 from zoo.bench.spec import Cell
 from zoo.errors import ConfigError
+from zoo.procenv import process_env
 
 EXECUTORS = ("local", "ray")
-# Evidence: glibc returning freed activation buffers to the OS each step cost 1.2-1.4x (DESIGN.md).
-MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": "33554432", "MALLOC_TRIM_THRESHOLD_": "8000000000"}
 
 
 def thread_env(threads: int) -> dict[str, str]:
     """Environment of a worker with ``threads`` compute threads (set before torch is imported).
 
-    With more than one thread, OpenMP threads sleep instead of spinning between parallel regions
-    (``OMP_WAIT_POLICY=PASSIVE``, unless the user chose a policy): spinning threads steal the cores
-    of sibling workers and of anything else running. Evidence: the smoke study's 24 cells in one
-    2-thread worker beside other busy processes (load ~8 on 2 cores) took 210.9 s spinning and
-    13.5 s passive (benchmarks/scaling.py).
+    zoo.procenv's settings (allocator thresholds, thread counts). With more than one thread,
+    OpenMP threads sleep instead of spinning between parallel regions (``OMP_WAIT_POLICY=PASSIVE``,
+    unless the user chose a policy): spinning threads steal the cores of sibling workers and of
+    anything else running. Evidence: the smoke study's 24 cells in one 2-thread worker beside
+    other busy processes (load ~8 on 2 cores) took 210.9 s spinning and 13.5 s passive
+    (benchmarks/scaling.py).
     """
-    n = str(threads)
-    env = {"OMP_NUM_THREADS": n, "MKL_NUM_THREADS": n, "OPENBLAS_NUM_THREADS": n, **MALLOC_ENV}
-    if threads > 1 and "OMP_WAIT_POLICY" not in os.environ:
-        env["OMP_WAIT_POLICY"] = "PASSIVE"
+    env = process_env(threads)
+    if threads == 1 or "OMP_WAIT_POLICY" in os.environ:
+        del env["OMP_WAIT_POLICY"]
     return env
 
 
