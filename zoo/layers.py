@@ -14,7 +14,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-from zoo.errors import ConfigError, check_choice
+from zoo.errors import ConfigError, check_choice, check_fraction
 
 # ----------------------------------------------------------------------------- activations
 
@@ -110,6 +110,23 @@ def init_module_(module: nn.Module, scheme: str, distribution: str = "normal", a
             init_weight_(m.weight, scheme, distribution)
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
+
+
+# ----------------------------------------------------------------------------- shared config checks
+
+
+def check_block_knobs(cfg) -> None:
+    """Check the knobs every block-based family shares (activation, alpha, norm and its position,
+    dropout, initializer, input scaling), so the MLP and the CNN reject a bad value alike."""
+    check_choice("activation", cfg.activation, ACTIVATIONS)
+    check_choice("normalization", cfg.norm, NORMS)
+    check_choice("norm_position", cfg.norm_position, ("before", "after"))
+    check_fraction("dropout", cfg.dropout)
+    check_choice("initializer", cfg.init, INITIALIZERS)
+    check_choice("initializer distribution", cfg.init_distribution, DISTRIBUTIONS)
+    check_choice("input scaling", cfg.scaling, SCALINGS)
+    if cfg.alpha is not None and cfg.activation not in ("leaky_relu", "prelu", "elu"):
+        raise ConfigError(f"alpha applies to leaky_relu, prelu and elu, not {cfg.activation!r}.")
 
 
 # ----------------------------------------------------------------------------- input scaling

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from zoo.errors import ConfigError, check_choice, check_fraction, check_positive
-from zoo.layers import ACTIVATIONS, DISTRIBUTIONS, INITIALIZERS, NORMS, SCALINGS, InputScaler, activation, init_module_, norm
+from zoo.errors import ConfigError, check_choice, check_positive
+from zoo.layers import InputScaler, activation, check_block_knobs, init_module_, norm
 from zoo.registry import register_model
 
 POOLS = ("max", "avg")
@@ -82,15 +82,7 @@ class SmallCNNConfig:
             raise ConfigError(f"kernel_size must be odd (for 'same' padding), got {self.kernel_size}.")
         check_choice("pool", self.pool, POOLS)
         check_positive("head_hidden", self.head_hidden, allow_zero=True, integer=True)
-        check_choice("activation", self.activation, ACTIVATIONS)
-        check_choice("normalization", self.norm, NORMS)
-        check_choice("norm_position", self.norm_position, ("before", "after"))
-        check_fraction("dropout", self.dropout)
-        check_choice("initializer", self.init, INITIALIZERS)
-        check_choice("initializer distribution", self.init_distribution, DISTRIBUTIONS)
-        check_choice("input scaling", self.scaling, SCALINGS)
-        if self.alpha is not None and self.activation not in ("leaky_relu", "prelu", "elu"):
-            raise ConfigError(f"alpha applies to leaky_relu, prelu and elu, not {self.activation!r}.")
+        check_block_knobs(self)
 
 
 class ConvBlock(nn.Sequential):

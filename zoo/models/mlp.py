@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from torch import Tensor, nn
 
-from zoo.errors import ConfigError, check_choice, check_fraction, check_positive
-from zoo.layers import ACTIVATIONS, DISTRIBUTIONS, INITIALIZERS, NORMS, SCALINGS, InputScaler, activation, init_module_, norm
+from zoo.errors import check_positive
+from zoo.layers import InputScaler, activation, check_block_knobs, init_module_, norm
 from zoo.registry import register_model
 
 
@@ -53,15 +53,7 @@ class MLPConfig:
         self.hidden = tuple(self.hidden)
         for h in self.hidden:
             check_positive("each hidden size", h, integer=True)
-        check_choice("activation", self.activation, ACTIVATIONS)
-        check_choice("normalization", self.norm, NORMS)
-        check_choice("norm_position", self.norm_position, ("before", "after"))
-        check_fraction("dropout", self.dropout)
-        check_choice("initializer", self.init, INITIALIZERS)
-        check_choice("initializer distribution", self.init_distribution, DISTRIBUTIONS)
-        check_choice("input scaling", self.scaling, SCALINGS)
-        if self.alpha is not None and self.activation not in ("leaky_relu", "prelu", "elu"):
-            raise ConfigError(f"alpha applies to leaky_relu, prelu and elu, not {self.activation!r}.")
+        check_block_knobs(self)
 
 
 class DenseBlock(nn.Sequential):
