@@ -59,6 +59,7 @@ def test_mistakes_give_one_line_and_exit_2(argv, message, capsys, tmp_path):
     lines = [line for line in err.strip().splitlines() if not line.startswith("zoo train ")]
     assert len(lines) == 1 and message in lines[0], err
     assert "Traceback" not in err
+    assert not (tmp_path / "r").exists()  # a rejected run leaves nothing behind
 
 
 def test_existing_output_is_never_overwritten(tmp_path, capsys):

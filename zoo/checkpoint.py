@@ -170,7 +170,7 @@ def load_checkpoint(directory: str | Path, *, freeze: str = "none", **overrides:
     kwargs = {**card["kwargs"], **overrides}
     task = create(card["model"], task=card["task"], **kwargs)
     heads = head_names(task.model)
-    new_head = any(k in overrides and overrides[k] != card["kwargs"].get(k) for k in ("num_classes",))
+    new_head = "num_classes" in overrides and overrides["num_classes"] != card["kwargs"].get("num_classes")
     if new_head:
         state = {k: v for k, v in state.items() if k.split(".")[0] not in heads}
         missing, unexpected = task.model.load_state_dict(state, strict=False)

@@ -134,7 +134,7 @@ def train(
     check_positive("threads", threads, allow_zero=True, integer=True)
     model_kwargs, loop_kwargs = split_kwargs(kwargs)
     loop = LoopConfig(**loop_kwargs)
-    run_dir = _new_run_dir(out_dir) if out_dir is not None else None
+    run_dir = _check_new_run_dir(out_dir) if out_dir is not None else None
     if threads:
         torch.set_num_threads(threads)
 
@@ -151,6 +151,8 @@ def train(
     task.zoo_spec.update(data=data, seed=seed, batch_size=batch_size, data_options=data_options or {})
     task.prepare_data_stats(dm)
 
+    if run_dir is not None:  # created only once the data and the model are known to be valid
+        run_dir.mkdir(parents=True, exist_ok=True)
     loggers = _loggers(logger, run_dir, name=f"{model}-{data}") if run_dir is not None else []
     for lg in loggers:
         lg.log_hyperparams(task.zoo_spec)
@@ -167,11 +169,11 @@ def train(
     return res
 
 
-def _new_run_dir(out_dir: str | Path) -> Path:
+def _check_new_run_dir(out_dir: str | Path) -> Path:
+    """``out_dir`` as a Path, if it is new or empty (checked before any work; created after validation)."""
     path = Path(out_dir)
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
         raise ConfigError(f"output folder {path} already exists and is not empty; choose a new one (nothing was changed).")
-    path.mkdir(parents=True, exist_ok=True)
     return path
 
 
