@@ -128,8 +128,14 @@ def _assert_same_records(ref_dir: Path, got_dir: Path, cell_ids: set[str]) -> No
     assert not [p for p in (got_dir / ".leases").iterdir() if not p.name.startswith(".")]
 
 
-def _crash_and_resume(start, study_file: Path, out: Path, *, kills: int, rng: random.Random) -> dict[str, int]:
+def _crash_and_resume(
+    start, study_file: Path, out: Path, *, kills: int, rng: random.Random, max_delay: float = 0.4
+) -> dict[str, int]:
     """SIGKILL ``kills`` sweeps at random moments (resuming each time), then let one finish.
+
+    A kill comes ``uniform(0, max_delay)`` seconds after the sweep holds a cell; ``max_delay``
+    scales with the machine's cell time (:func:`_kill_window`) so that a fast machine does not
+    finish the study between kills.
 
     Checks after every round that no published cell was ever rewritten.
     """
@@ -156,7 +162,7 @@ def _crash_and_resume(start, study_file: Path, out: Path, *, kills: int, rng: ra
             time.sleep(0.005)
         while stats["rounds"] % 2 == 0 and _alive(pid) and len(_published(study_dir)) == before:
             time.sleep(0.005)
-        time.sleep(rng.uniform(0.0, 0.4))
+        time.sleep(rng.uniform(0.0, max_delay))
         if _alive(pid):
             stats["mid_cell"] += _mid_cell(study_dir)
             os.kill(pid, signal.SIGKILL)
@@ -171,10 +177,18 @@ def _crash_and_resume(start, study_file: Path, out: Path, *, kills: int, rng: ra
     return stats
 
 
-def _run_to_end(start, study_file: Path, out: Path) -> None:
+def _run_to_end(start, study_file: Path, out: Path) -> float:
+    """Run the study uninterrupted; returns its wall time in seconds."""
+    t0 = time.perf_counter()
     pid = start(["bench", str(study_file), "--out", str(out)])
     while _alive(pid):
         time.sleep(0.02)
+    return time.perf_counter() - t0
+
+
+def _kill_window(reference_seconds: float, study_file: Path) -> float:
+    """Longest wait before a kill: 1.5 cells' time on this machine (from the reference run), at most 0.4 s."""
+    return min(0.4, 1.5 * reference_seconds / len(load_study(study_file).cells()))
 
 
 @pytest.fixture
@@ -193,8 +207,8 @@ def test_crash_safety_sigkill(tmp_path, crash_study):
     zygote = Zygote()
     try:
         rng = random.Random(1234)
-        stats = _crash_and_resume(zygote.start, crash_study, tmp_path / "crashed", kills=12, rng=rng)
-        _run_to_end(zygote.start, crash_study, tmp_path / "reference")
+        window = _kill_window(_run_to_end(zygote.start, crash_study, tmp_path / "reference"), crash_study)
+        stats = _crash_and_resume(zygote.start, crash_study, tmp_path / "crashed", kills=12, rng=rng, max_delay=window)
     finally:
         zygote.close()
     print(f"\ncrash test: {stats}")
@@ -214,8 +228,8 @@ def test_crash_safety_cli_subprocess(tmp_path, crash_study):
 
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     try:
-        stats = _crash_and_resume(start, crash_study, tmp_path / "crashed", kills=10, rng=random.Random(99))
-        _run_to_end(start, crash_study, tmp_path / "reference")
+        window = _kill_window(_run_to_end(start, crash_study, tmp_path / "reference"), crash_study)
+        stats = _crash_and_resume(start, crash_study, tmp_path / "crashed", kills=10, rng=random.Random(99), max_delay=window)
     finally:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     print(f"\ncrash test (cli subprocess): {stats}")
