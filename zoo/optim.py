@@ -214,3 +214,35 @@ def build_scheduler(
         optimizer, lambda step: lr_factor(cfg, step, steps_per_epoch, total_steps)
     )
     return SchedulerSpec(sched)
+
+
+class SparseSGD(torch.optim.Optimizer):
+    """Plain SGD for sparse gradients: ``w[rows] -= lr * g`` on the rows a batch touched, nothing else.
+
+    ``torch.optim.SGD`` adds a sparse gradient into the whole table (a copy of
+    ``vocab_size x dim`` per step) and ``index_add_`` with ``alpha`` is 3-4x
+    slower than scaling the gradient's values in place first (measured on this
+    CPU, 4,096 x 100 rows). The gradient is consumed: its values are scaled.
+    Dense gradients get the ordinary update.
+    """
+
+    def __init__(self, params: Any, lr: float):
+        check_positive("lr", lr)
+        super().__init__(params, {"lr": lr})
+
+    @torch.no_grad()
+    def step(self, closure: Any = None) -> Any:  # type: ignore[override]
+        loss = None
+        if closure is not None:  # Lightning's Trainer passes the forward/backward as a closure
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            for p in group["params"]:
+                grad = p.grad
+                if grad is None:
+                    continue
+                if grad.is_sparse:  # uncoalesced: repeated rows add up, as in sequential updates
+                    p.index_add_(0, grad._indices()[0], grad._values().mul_(-group["lr"]))
+                else:
+                    p.add_(grad, alpha=-group["lr"])
+        return loss

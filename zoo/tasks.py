@@ -24,7 +24,7 @@ from torch import Tensor, nn
 
 from zoo import metrics as M
 from zoo.errors import ConfigError, check_positive
-from zoo.optim import OptimConfig, build_optimizer, build_scheduler
+from zoo.optim import OptimConfig, SparseSGD, build_optimizer, build_scheduler
 
 
 class Task(L.LightningModule):
@@ -254,28 +254,6 @@ class RegressionTask(Task):
         return M.regression_metrics(out["pred"], out["target"])
 
 
-TASKS: dict[str, type[Task]] = {
-    "multiclass": ClassificationTask,
-    "binary": ClassificationTask,
-    "regression": RegressionTask,
-}
-
-
-def task_params(task: str) -> set[str]:
-    """Keyword arguments of a task's constructor (besides model and optim)."""
-    import inspect
-
-    sig = inspect.signature(TASKS[task].__init__)
-    return {k for k in sig.parameters if k not in ("self", "model", "optim")}
-
-
-def make_task(task: str, model: nn.Module, optim: OptimConfig, kwargs: dict[str, Any]) -> Task:
-    cls = TASKS[task]
-    if task == "binary":
-        kwargs = {**kwargs, "binary": True}
-    return cls(model, optim, **kwargs)
-
-
 # ----------------------------------------------------------------------------- seq2seq (zoo/models/seq2seq.py)
 
 
@@ -406,9 +384,6 @@ class Seq2SeqTask(Task):
         """Nothing to fit: word ids need no scaling."""
 
 
-TASKS["seq2seq"] = Seq2SeqTask
-
-
 # ----------------------------------------------------------------------------- language model (zoo/models/char_rnn.py)
 
 
@@ -528,41 +503,6 @@ class LanguageModelTask(Task):
         self.log(f"{stage}_acc", (logits.argmax(-1) == y).float().mean(), on_epoch=True, batch_size=y.numel())
 
 
-TASKS["language_model"] = LanguageModelTask
-
-
-class SparseSGD(torch.optim.Optimizer):
-    """Plain SGD for sparse gradients: ``w[rows] -= lr * g`` on the rows a batch touched, nothing else.
-
-    ``torch.optim.SGD`` adds a sparse gradient into the whole table (a copy of
-    ``vocab_size x dim`` per step) and ``index_add_`` with ``alpha`` is 3-4x
-    slower than scaling the gradient's values in place first (measured on this
-    CPU, 4,096 x 100 rows). The gradient is consumed: its values are scaled.
-    Dense gradients get the ordinary update.
-    """
-
-    def __init__(self, params: Any, lr: float):
-        check_positive("lr", lr)
-        super().__init__(params, {"lr": lr})
-
-    @torch.no_grad()
-    def step(self, closure: Any = None) -> Any:  # type: ignore[override]
-        loss = None
-        if closure is not None:  # Lightning's Trainer passes the forward/backward as a closure
-            with torch.enable_grad():
-                loss = closure()
-        for group in self.param_groups:
-            for p in group["params"]:
-                grad = p.grad
-                if grad is None:
-                    continue
-                if grad.is_sparse:  # uncoalesced: repeated rows add up, as in sequential updates
-                    p.index_add_(0, grad._indices()[0], grad._values().mul_(-group["lr"]))
-                else:
-                    p.add_(grad, alpha=-group["lr"])
-        return loss
-
-
 class EmbeddingTask(Task):
     """Word embeddings (word2vec): the negative-sampling loss; analogy and similarity scores as metrics.
 
@@ -664,4 +604,29 @@ class EmbeddingTask(Task):
         return optimizer if spec is None else {"optimizer": optimizer, "lr_scheduler": spec.as_lightning()}
 
 
-TASKS["embedding"] = EmbeddingTask
+# ----------------------------------------------------------------------------- the table of tasks
+
+TASKS: dict[str, type[Task]] = {
+    "multiclass": ClassificationTask,
+    "binary": ClassificationTask,
+    "regression": RegressionTask,
+    "language_model": LanguageModelTask,
+    "seq2seq": Seq2SeqTask,
+    "embedding": EmbeddingTask,
+}
+"""Task kind (== ``DataInfo.kind``) -> the LightningModule that trains for it."""
+
+
+def task_params(task: str) -> set[str]:
+    """Keyword arguments of a task's constructor (besides model and optim)."""
+    import inspect
+
+    sig = inspect.signature(TASKS[task].__init__)
+    return {k for k in sig.parameters if k not in ("self", "model", "optim")}
+
+
+def make_task(task: str, model: nn.Module, optim: OptimConfig, kwargs: dict[str, Any]) -> Task:
+    cls = TASKS[task]
+    if task == "binary":
+        kwargs = {**kwargs, "binary": True}
+    return cls(model, optim, **kwargs)

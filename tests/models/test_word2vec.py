@@ -41,7 +41,8 @@ from zoo.errors import ConfigError, DataError, UnknownNameError, ZooError
 from zoo.eval_words import WordVectors
 from zoo.models.word2vec import CBOW, SkipGram, Word2VecConfig, word2vec_cbow, word2vec_sgns
 from zoo.registry import get, list_models
-from zoo.tasks import EmbeddingTask, SparseSGD
+from zoo.optim import SparseSGD
+from zoo.tasks import EmbeddingTask
 
 FAST = dict(progress=False, logger="none")
 ROOT = Path(__file__).resolve().parents[2]
