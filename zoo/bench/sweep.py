@@ -33,7 +33,7 @@ class SweepSummary:
     """Cells this sweep ran (and published)."""
     seconds: float = 0.0
     cells_seconds: float = 0.0
-    """Wall time from the first cell's start (worker imports excluded) to the end."""
+    """Wall time from the first cell's start to the last cell's end (worker start-up and shut-down excluded)."""
     samples: int = 0
     """Training samples of the cells this sweep ran."""
     executor: str = ""
@@ -102,6 +102,7 @@ def run_study(
     elsewhere: list[Cell] = []
     retried: set[str] = set()
     t_cells: float | None = None
+    t_end: float | None = None
     store.start_heartbeat()
     try:
         ex.start()
@@ -136,6 +137,7 @@ def run_study(
                 progress.tick()
                 todo.extend(c for c in elsewhere if store.result(c.cell_id) is None)
                 elsewhere = []
+        t_end = time.perf_counter()  # the last cell's end: worker shut-down is not cell time
     finally:
         store.stop_heartbeat()
         try:
@@ -148,7 +150,7 @@ def run_study(
             progress.counts.update(summary.counts)
             progress.close()
     summary.seconds = time.perf_counter() - t_start
-    summary.cells_seconds = time.perf_counter() - t_cells if t_cells is not None else 0.0
+    summary.cells_seconds = (t_end or time.perf_counter()) - t_cells if t_cells is not None else 0.0
     return summary
 
 
