@@ -19,4 +19,5 @@ def shared_data() -> Path:
     path = Path(os.environ.get("ZOO_DATA") or Path(__file__).resolve().parents[1].parent / "shared" / "data")
     if not path.is_dir():
         pytest.skip(f"real data folder {path} not found (set ZOO_DATA)")
+    os.environ["ZOO_DATA"] = str(path)  # zoo reads the same folder the test found
     return path

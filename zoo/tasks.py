@@ -57,6 +57,15 @@ class Task(L.LightningModule):
         """Per-sample outputs kept for metrics at evaluation (e.g. probs, target)."""
         raise NotImplementedError
 
+    def eval_batch(self, batch: tuple[Tensor, ...]) -> tuple[Tensor, int, dict[str, Tensor]]:
+        """Loss, sample count and :meth:`outputs` of one evaluation batch.
+
+        Tasks whose loss and outputs come from the same forward pass override this
+        to run the model once (evaluation is a large share of a short cell's time).
+        """
+        loss, n = self.batch_loss(batch)
+        return loss, n, self.outputs(batch)
+
     def split_metrics(self, out: dict[str, Tensor], *, full: bool) -> dict[str, Any]:
         """Metrics of a whole split from the concatenated :meth:`outputs`."""
         raise NotImplementedError
@@ -85,10 +94,10 @@ class Task(L.LightningModule):
         self.eval()
         total, count, parts = torch.zeros((), dtype=torch.float64), 0, []
         for batch in batches:
-            loss, n = self.batch_loss(batch)
+            loss, n, outputs = self.eval_batch(batch)
             total += loss.detach().double().cpu() * n
             count += n
-            parts.append(self.outputs(batch))
+            parts.append(outputs)
         self.train(was_training)
         out = {k: torch.cat([p[k].detach().cpu() for p in parts]) for k in parts[0]} if parts else {}
         metrics = {"loss": (total / max(1, count)).item()}
@@ -177,23 +186,32 @@ class ClassificationTask(Task):
         logits = self.model(x)
         return logits[:, 0] if self.binary else logits  # (B,) for binary, (B, C) otherwise
 
-    def batch_loss(self, batch: tuple[Tensor, ...]) -> tuple[Tensor, int]:
-        x, y = batch
-        logits = self._logits(x)
+    def _loss(self, logits: Tensor, y: Tensor) -> Tensor:
         if self.binary:
             target = y.float()
             if self.label_smoothing:
                 target = target * (1 - self.label_smoothing) + 0.5 * self.label_smoothing
-            return F.binary_cross_entropy_with_logits(logits, target), y.shape[0]
-        return F.cross_entropy(logits, y, label_smoothing=self.label_smoothing), y.shape[0]
+            return F.binary_cross_entropy_with_logits(logits, target)
+        return F.cross_entropy(logits, y, label_smoothing=self.label_smoothing)
+
+    def _proba(self, logits: Tensor) -> Tensor:
+        return torch.sigmoid(logits) if self.binary else logits.softmax(-1)
+
+    def batch_loss(self, batch: tuple[Tensor, ...]) -> tuple[Tensor, int]:
+        x, y = batch
+        return self._loss(self._logits(x), y), y.shape[0]
 
     def predict_proba(self, x: Tensor) -> Tensor:
-        logits = self._logits(x)
-        return torch.sigmoid(logits) if self.binary else logits.softmax(-1)
+        return self._proba(self._logits(x))
 
     def outputs(self, batch: tuple[Tensor, ...]) -> dict[str, Tensor]:
         x, y = batch
         return {"probs": self.predict_proba(x), "target": y}
+
+    def eval_batch(self, batch: tuple[Tensor, ...]) -> tuple[Tensor, int, dict[str, Tensor]]:
+        x, y = batch
+        logits = self._logits(x)
+        return self._loss(logits, y), y.shape[0], {"probs": self._proba(logits), "target": y}
 
     def split_metrics(self, out: dict[str, Tensor], *, full: bool) -> dict[str, Any]:
         return M.classification_metrics(out["probs"], out["target"], full=full)
@@ -235,20 +253,30 @@ class RegressionTask(Task):
             return F.huber_loss(pred, y, delta=self.huber_delta)
         return F.mse_loss(pred, y)
 
-    def batch_loss(self, batch: tuple[Tensor, ...]) -> tuple[Tensor, int]:
-        x, y = batch
-        pred = self.model(x)
+    def _pred_loss(self, pred: Tensor | tuple[Tensor, Tensor], y: Tensor) -> Tensor:
         if isinstance(pred, tuple):  # (main, auxiliary) while training: weighted losses
             main, aux = pred
             w = self.aux_weight
-            return (1 - w) * self._loss(main, y) + w * self._loss(aux, y), y.shape[0]
-        return self._loss(pred, y), y.shape[0]
+            return (1 - w) * self._loss(main, y) + w * self._loss(aux, y)
+        return self._loss(pred, y)
+
+    def batch_loss(self, batch: tuple[Tensor, ...]) -> tuple[Tensor, int]:
+        x, y = batch
+        return self._pred_loss(self.model(x), y), y.shape[0]
+
+    @staticmethod
+    def _outputs(pred: Tensor | tuple[Tensor, Tensor], y: Tensor) -> dict[str, Tensor]:
+        pred = pred[0] if isinstance(pred, tuple) else pred  # the main output
+        return {"pred": pred, "target": y.reshape(pred.shape)}
 
     def outputs(self, batch: tuple[Tensor, ...]) -> dict[str, Tensor]:
         x, y = batch
+        return self._outputs(self.model(x), y)
+
+    def eval_batch(self, batch: tuple[Tensor, ...]) -> tuple[Tensor, int, dict[str, Tensor]]:
+        x, y = batch
         pred = self.model(x)
-        pred = pred[0] if isinstance(pred, tuple) else pred  # the main output
-        return {"pred": pred, "target": y.reshape(pred.shape)}
+        return self._pred_loss(pred, y), y.shape[0], self._outputs(pred, y)
 
     def split_metrics(self, out: dict[str, Tensor], *, full: bool) -> dict[str, Any]:
         return M.regression_metrics(out["pred"], out["target"])

@@ -160,7 +160,7 @@ def _idx_datamodule(
 def mnist(
     *,
     batch_size: int = 32,
-    eval_batch_size: int = 1024,
+    eval_batch_size: int = 256,
     seed: int = 0,
     split_seed: int | None = None,
     val_size: int | None = None,
@@ -171,7 +171,8 @@ def mnist(
 
     Args:
         batch_size: training batch size.
-        eval_batch_size: batch size of the validation and test passes.
+        eval_batch_size: batch size of the validation and test passes (256: larger batches of conv
+            activations overflow the cache and evaluate ~2x slower per image on this CPU).
         seed: shuffling seed (and split seed unless ``split_seed`` is given).
         split_seed: seed of the train/val split; None uses ``seed``.
         val_size: images held out of the 60,000 for validation; None = the card's 5,000.
@@ -195,7 +196,7 @@ def mnist(
 def fashion_mnist(
     *,
     batch_size: int = 32,
-    eval_batch_size: int = 1024,
+    eval_batch_size: int = 256,
     seed: int = 0,
     split_seed: int | None = None,
     val_size: int | None = None,
