@@ -51,6 +51,8 @@ def test_train_writes_run_folder(tmp_path, capsys):
         (["train", "mlp_tiny", "--logger", "mlflow"], "unknown logger 'mlflow'"),
         (["train", "mlp_tiny", "--data-option", "limt=5"], "limt"),
         (["train", "mlp_tiny", "--schedule", "cosine", "--warmup_epochs", "-1"], "warmup_epochs must be a number >= 0"),
+        # Lightning would quietly run bf16 instead; the run must not be labelled 16-mixed
+        (["train", "mlp_tiny", "--precision", "16-mixed"], "precision '16-mixed' is not supported on cpu"),
     ],
 )
 def test_mistakes_give_one_line_and_exit_2(argv, message, capsys, tmp_path):

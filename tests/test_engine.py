@@ -104,6 +104,13 @@ def test_unavailable_device_is_a_clear_error():
         fit(_task(), _blobs(), LoopConfig(max_epochs=1, device="cuda", progress=False))
 
 
+def test_a_precision_lightning_would_swap_is_refused():
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    with pytest.raises(ConfigError, match="'16-mixed' is not supported on cpu .*'bf16-mixed' instead"):
+        fit(_task(), _blobs(), LoopConfig(max_epochs=1, precision="16-mixed", progress=False))
+
+
 def test_task_also_trains_under_lightning_trainer():
     dm = _blobs()
     task = _task(lr=0.01)

@@ -126,6 +126,37 @@ def resolve_device(device: str) -> str:
     return device
 
 
+def make_fabric(accelerator: str, precision: str, loggers: list | None = None) -> Any:
+    """A one-device Fabric that runs exactly ``precision``, or a ConfigError naming what this device allows.
+
+    Lightning quietly swaps some pairs (on CPU ``16-mixed`` becomes ``bf16-mixed``, with only
+    a warning); a run, its card and a benchmark cell must never be labelled with a precision
+    they did not use.
+    """
+    import logging
+    import warnings
+
+    from lightning.fabric import Fabric
+
+    check_choice("precision", precision, PRECISIONS)
+    log = logging.getLogger("lightning.fabric")
+    level = log.level
+    log.setLevel(logging.WARNING)  # its "Using bfloat16 AMP" line would precede our own error
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*(mixed precision|AMP|bf16).*")
+            fabric = Fabric(accelerator=accelerator, devices=1, precision=precision, loggers=loggers or [])
+    finally:
+        log.setLevel(level)
+    actual = getattr(fabric.strategy.precision, "precision", precision)
+    if actual != precision:
+        raise ConfigError(
+            f"precision {precision!r} is not supported on {accelerator} (Lightning would run {actual!r} instead); "
+            f"choose one of: {', '.join(p for p in PRECISIONS if p != precision)}."
+        )
+    return fabric
+
+
 class _Progress:
     """A one-line progress bar on a terminal, redrawn at most 4 times a second; else a line per epoch."""
 
@@ -173,12 +204,9 @@ def fit(
     ``cfg.restore_best``). ``on_epoch_end`` receives each history row (used by the
     benchmark runner to stream per-epoch metrics to its store).
     """
-    from lightning.fabric import Fabric
-
     cfg = cfg or LoopConfig()
     loggers = loggers or []
-    accelerator = resolve_device(cfg.device)
-    fabric = Fabric(accelerator=accelerator, devices=1, precision=cfg.precision, loggers=loggers)
+    fabric = make_fabric(resolve_device(cfg.device), cfg.precision, loggers)
     if hasattr(data, "to"):
         data.to(fabric.device)  # gather batches on the device, no per-step host->device copy
     train_batches = data.train_dataloader()

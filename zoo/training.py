@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from zoo import registry
-from zoo.engine import FitResult, LoopConfig, fit
+from zoo.engine import FitResult, LoopConfig, fit, make_fabric, resolve_device
 from zoo.errors import ConfigError, UnknownNameError, check_positive
 from zoo.optim import OptimConfig
 from zoo.tasks import TASKS, Task, make_task, task_params
@@ -134,6 +134,7 @@ def train(
     check_positive("threads", threads, allow_zero=True, integer=True)
     model_kwargs, loop_kwargs = split_kwargs(kwargs)
     loop = LoopConfig(**loop_kwargs)
+    make_fabric(resolve_device(loop.device), loop.precision)  # refuse an unrunnable device/precision before any work
     run_dir = _check_new_run_dir(out_dir) if out_dir is not None else None
     if threads:
         torch.set_num_threads(threads)

@@ -49,7 +49,7 @@ def probe(device: str, precision: str) -> tuple[bool, str | None]:
     """
     import torch
 
-    from zoo.engine import available_devices, resolve_device
+    from zoo.engine import available_devices, make_fabric, resolve_device
 
     try:
         dev = resolve_device(device)
@@ -57,16 +57,10 @@ def probe(device: str, precision: str) -> tuple[bool, str | None]:
         have = ", ".join(k for k, v in available_devices().items() if v)
         return False, f"device {device!r} is not available here (available: {have})"
     try:
-        import warnings
-
-        from lightning.fabric import Fabric
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            fabric = Fabric(accelerator=dev, devices=1, precision=precision)
-        actual = getattr(fabric.strategy.precision, "precision", precision)
-        if actual != precision:  # e.g. Lightning runs 16-mixed as bf16-mixed on CPU, with a warning
-            return False, f"precision {precision!r} is not supported on {dev} (Lightning would run {actual!r} instead)"
+        fabric = make_fabric(dev, precision)  # e.g. refuses 16-mixed on CPU, which Lightning runs as bf16-mixed
+    except ZooError as e:
+        return False, str(e)
+    try:
         w = torch.randn(8, 8, device=fabric.device, requires_grad=True)
         with fabric.autocast():
             y = (w @ torch.randn(8, 8, device=fabric.device)).float().sum()
