@@ -163,3 +163,11 @@ def test_choose_lr_on_a_synthetic_curve():
     chosen, turn = choose_lr(lrs, losses, cfg)
     assert turn == lrs[59] and chosen == pytest.approx(lrs[59] / 10)
     assert choose_lr([1e-5], [math.inf], cfg) == (1e-5, 1e-5)
+
+
+@pytest.mark.parametrize("device", ["cpu", "cuda", "mps"])
+def test_environment_names_a_gpu_only_when_there_is_one(device):
+    env = runner.environment(device)
+    there = {"cpu": False, "cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available()}[device]
+    assert (env["gpu"] is not None) == there
+    assert env["torch_threads"] == torch.get_num_threads() and env["versions"]["torch"] == torch.__version__

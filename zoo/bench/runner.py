@@ -151,7 +151,7 @@ def environment(device: str = "cpu") -> dict[str, Any]:
     gpu = None
     if device == "cuda" and torch.cuda.is_available():
         gpu = torch.cuda.get_device_name(torch.cuda.current_device())
-    elif device == "mps":
+    elif device == "mps" and torch.backends.mps.is_available():
         gpu = "Apple MPS"
     return {
         **_git(),
