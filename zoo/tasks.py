@@ -33,13 +33,15 @@ class Task(L.LightningModule):
     kind: ClassVar[str] = ""
     monitor: ClassVar[tuple[str, str]] = ("val_loss", "min")
     """Metric that early stopping and checkpoint selection watch, and its direction."""
+    default_optim: ClassVar[dict[str, Any]] = {}
+    """Optimizer settings when none at all is given (most tasks: OptimConfig's own defaults)."""
 
     def __init__(self, model: nn.Module, optim: OptimConfig | None = None, *, l1: float = 0.0, l2: float = 0.0):
         super().__init__()
         check_positive("l1", l1, allow_zero=True)
         check_positive("l2", l2, allow_zero=True)
         self.model = model
-        self.optim = optim or OptimConfig()
+        self.optim = optim or OptimConfig(**self.default_optim)
         self.l1, self.l2 = float(l1), float(l2)
         # Set by the training loop (or read from Lightning's Trainer) before configure_optimizers.
         self.steps_per_epoch: int | None = None
@@ -562,12 +564,10 @@ class EmbeddingTask(Task):
     kind = "embedding"
     monitor = ("val_loss", "min")
     SPARSE_OPTIMIZERS = ("sgd", "adagrad", "adam")
-    WORD2VEC_OPTIM = dict(optimizer="sgd", lr=0.025, schedule="linear", min_lr=1e-4)
+    default_optim = dict(optimizer="sgd", lr=0.025, schedule="linear", min_lr=1e-4)
     """word2vec.c's and gensim's defaults: alpha 0.025 decayed linearly to min_alpha 1e-4."""
 
     def __init__(self, model: nn.Module, optim: OptimConfig | None = None, *, analogy_vocab: int = 30_000):
-        if optim is None or optim == OptimConfig():
-            optim = OptimConfig(**self.WORD2VEC_OPTIM)
         super().__init__(model, optim)
         check_positive("analogy_vocab", analogy_vocab, integer=True)
         self.analogy_vocab = analogy_vocab
@@ -653,7 +653,7 @@ def task_params(task: str) -> set[str]:
     return {k for k in sig.parameters if k not in ("self", "model", "optim")}
 
 
-def make_task(task: str, model: nn.Module, optim: OptimConfig, kwargs: dict[str, Any]) -> Task:
+def make_task(task: str, model: nn.Module, optim: OptimConfig | None, kwargs: dict[str, Any]) -> Task:
     cls = TASKS[task]
     if task == "binary":
         kwargs = {**kwargs, "binary": True}

@@ -40,6 +40,8 @@ def create(name: str, *, task: str | None = None, **kwargs: Any) -> Task:
     if task not in entry.tasks:
         raise UnknownNameError(f"task for model {name!r}", task, entry.tasks)
     optim, rest = OptimConfig.split(kwargs)
+    if len(rest) == len(kwargs):  # no optimizer setting given at all: the task's own defaults
+        optim = None
     tparams = task_params(task) - {"binary"}
     task_kwargs = {k: rest.pop(k) for k in list(rest) if k in tparams}
     builder_kwargs = rest
@@ -52,7 +54,7 @@ def create(name: str, *, task: str | None = None, **kwargs: Any) -> Task:
     module.zoo_spec = {
         "model": name,
         "task": task,
-        "kwargs": {**builder_kwargs, **task_kwargs, **_changed(optim)},
+        "kwargs": {**builder_kwargs, **task_kwargs, **_changed(module.optim)},
     }
     return module
 

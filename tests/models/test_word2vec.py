@@ -383,6 +383,10 @@ def test_default_optimizer_is_word2vecs():
     assert isinstance(task.configure_optimizers()["optimizer"], SparseSGD)
     adam = zoo.create("word2vec_sgns_tiny", vocab_size=10, optimizer="adam", lr=0.01)
     assert isinstance(adam.configure_optimizers(), torch.optim.SparseAdam)
+    # any optimizer setting given, even one equal to OptimConfig's default, means the user's settings
+    explicit = zoo.create("word2vec_sgns_tiny", vocab_size=10, optimizer="adam")
+    assert isinstance(explicit.configure_optimizers(), torch.optim.SparseAdam)
+    assert explicit.zoo_spec["kwargs"].get("optimizer", "adam") == "adam"
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
