@@ -139,15 +139,19 @@ def make_fabric(accelerator: str, precision: str, loggers: list | None = None) -
     from lightning.fabric import Fabric
 
     check_choice("precision", precision, PRECISIONS)
-    log = logging.getLogger("lightning.fabric")
-    level = log.level
-    log.setLevel(logging.WARNING)  # its "Using bfloat16 AMP" line would precede our own error
+    # Lightning's "Using bfloat16 AMP" info line would precede our own error; it logs through
+    # lightning.fabric's logger, or lightning.pytorch's once that package is imported.
+    logs = [logging.getLogger(name) for name in ("lightning.fabric", "lightning.pytorch")]
+    levels = [log.level for log in logs]
+    for log in logs:
+        log.setLevel(logging.WARNING)
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*(mixed precision|AMP|bf16).*")
             fabric = Fabric(accelerator=accelerator, devices=1, precision=precision, loggers=loggers or [])
     finally:
-        log.setLevel(level)
+        for log, level in zip(logs, levels):
+            log.setLevel(level)
     actual = getattr(fabric.strategy.precision, "precision", precision)
     if actual != precision:
         raise ConfigError(
