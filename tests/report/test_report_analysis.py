@@ -94,6 +94,20 @@ def test_nuisance_is_chosen_on_validation_and_diverged_configs_rank_last(tmp_pat
     assert v.margin == pytest.approx(0.852 - 0.81)
     ref = stats.ttest_rel([0.85, 0.852, 0.854], [0.80, 0.81, 0.82])
     assert v.comparison.pvalue == pytest.approx(ref.pvalue)
+    # the winner against every other value, then Holm over those two tests
+    ref_c = stats.ttest_rel([0.85, 0.852, 0.854], [0.70, 0.70, 0.70])
+    assert [c.pvalue for c in v.versus] == pytest.approx([ref.pvalue, ref_c.pvalue])
+    lo, hi = sorted([ref.pvalue, ref_c.pvalue])
+    expect = {lo: min(1, 2 * lo), hi: max(min(1, 2 * lo), min(1, hi))}
+    assert v.holm == pytest.approx([expect[ref.pvalue], expect[ref_c.pvalue]])
+
+
+def test_holm_adjustment_by_hand():
+    assert A.holm_adjust([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    assert A.holm_adjust([0.5, 0.6]) == pytest.approx([1.0, 1.0])
+    got = A.holm_adjust([0.02, math.nan, 0.001])
+    assert got[0] == pytest.approx(0.02) and math.isnan(got[1]) and got[2] == pytest.approx(0.002)
+    assert A.holm_adjust([]) == []
 
 
 # ------------------------------------------------------------------------------------------

@@ -727,6 +727,21 @@ PAIRED_WHY = (
 )
 
 
+def holm_adjust(pvalues: Sequence[float]) -> list[float]:
+    """Holm's step-down adjustment of the winner-vs-others p-values (NaN = untestable, kept NaN).
+
+    With k tests sorted by p, the i-th smallest (0-based) is multiplied by k - i, made
+    non-decreasing along that order and capped at 1: the family-wise error stays at α
+    however many values an axis compares.
+    """
+    finite = sorted((p, i) for i, p in enumerate(pvalues) if math.isfinite(p))
+    k, out, running = len(finite), [math.nan] * len(pvalues), 0.0
+    for rank, (p, i) in enumerate(finite):
+        running = max(running, min(1.0, (k - rank) * p))
+        out[i] = running
+    return out
+
+
 def paired_test(a: dict[Any, float], b: dict[Any, float]) -> PairedTest:
     """Paired t-test of ``a`` vs ``b`` (seed -> metric) over the seeds both have: t = mean(d) /
     (sd(d) / √n) on the differences d, two-sided p from Student's t with n - 1 degrees of
@@ -793,6 +808,11 @@ class Verdict:
     entries: list[Entry]
     """Best first (by mean test metric); entries with no finished seed last."""
     comparison: PairedTest | None
+    """The winner against the runner-up."""
+    versus: list[PairedTest | None] = field(default_factory=list)
+    """The winner against each later entry (``entries[1:]``, same order); None where untestable."""
+    holm: list[float] = field(default_factory=list)
+    """``versus`` p-values adjusted for the number of values compared (Holm), same order."""
 
     @property
     def winner(self) -> Entry | None:
@@ -923,10 +943,12 @@ def verdicts(table: Table, metric: str | None = None) -> list[Verdict]:
         axes = [a for a in table.store.scientific_axes if a in table.rows.columns] or [None]
         for axis in axes:
             entries = best_over_nuisance(table, problem, axis, m, mode)
-            comparison = None
-            if len(entries) > 1 and entries[0].stats.n and entries[1].stats.n:
-                comparison = paired_test(entries[0].test, entries[1].test)
-            out.append(Verdict(problem, axis, m, mode, entries, comparison))
+            versus: list[PairedTest | None] = [
+                paired_test(entries[0].test, e.test) if entries[0].stats.n and e.stats.n else None for e in entries[1:]
+            ]
+            comparison = versus[0] if versus else None
+            holm = holm_adjust([c.pvalue if c is not None else math.nan for c in versus])
+            out.append(Verdict(problem, axis, m, mode, entries, comparison, versus, holm))
     return out
 
 

@@ -356,8 +356,26 @@ class _Builder:
             return text + f"; not testable ({cmp.note if cmp else 'no shared seeds'})."
         p = "p < 0.001" if cmp.pvalue < 0.001 else f"p = {cmp.pvalue:.3f}"
         if cmp.significant:
-            return text + f"; significant at α = {A.ALPHA} (paired t-test over {cmp.n} seeds, {p})."
-        return text + f"; not significant (paired t-test over {cmp.n} seeds, {p}): the seeds do not separate them."
+            text += f"; significant at α = {A.ALPHA} (paired t-test over {cmp.n} seeds, {p})."
+        else:
+            text += f"; not significant (paired t-test over {cmp.n} seeds, {p}): the seeds do not separate them."
+        return text + self.versus_sentence(v)
+
+    @staticmethod
+    def versus_sentence(v: A.Verdict) -> str:
+        """Which other values the winner beats once the p-values are Holm-adjusted for how many were compared."""
+        tested = [(e, c, h) for e, c, h in zip(v.entries[1:], v.versus, v.holm) if c is not None and c.testable]
+        if len(tested) < 2:
+            return ""
+        beaten = [f"{A.show(e.value)} (p = {h:.3f})" for e, c, h in tested if h < A.ALPHA]
+        if not beaten:
+            return (f" Against all {len(tested)} other values, Holm-adjusted for {len(tested)} comparisons, "
+                    "no difference is significant.")
+        rest = len(tested) - len(beaten)
+        tail = "" if not rest else ("; the other value is not separated from it" if rest == 1
+                                    else f"; the other {rest} are not separated from it")
+        return (f" Holm-adjusted for {len(tested)} comparisons, it is significantly better than "
+                + ", ".join(beaten) + tail + ".")
 
     def caveats(self) -> list[str]:
         s, out = self.store, []
@@ -742,6 +760,7 @@ class _Builder:
         for v in self.verdicts:
             for rank, e in enumerate(v.entries, 1):
                 cmp = v.comparison if rank == 1 else None
+                vs = v.versus[rank - 2] if rank > 1 and rank - 2 < len(v.versus) else None
                 recs.append({
                     "problem": v.problem, "axis": v.axis, "metric": v.metric, "mode": v.mode, "rank": rank,
                     "value": A.show(e.value) if v.axis else None, "config": json.dumps(e.config, default=str),
@@ -752,6 +771,8 @@ class _Builder:
                     "margin": v.margin if rank == 1 else None,
                     "p_value": cmp.pvalue if cmp else None, "paired_n": cmp.n if cmp else None,
                     "significant": cmp.significant if cmp else None,
+                    "p_vs_winner": vs.pvalue if vs else None,
+                    "p_vs_winner_holm": v.holm[rank - 2] if vs else None,
                 })
         return pd.DataFrame(recs)
 
