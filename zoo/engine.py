@@ -126,7 +126,7 @@ def resolve_device(device: str) -> str:
     return device
 
 
-def make_fabric(accelerator: str, precision: str, loggers: list | None = None) -> Any:
+def make_fabric(accelerator: str, precision: str) -> Any:
     """A one-device Fabric that runs exactly ``precision``, or a ConfigError naming what this device allows.
 
     Lightning quietly swaps some pairs (on CPU ``16-mixed`` becomes ``bf16-mixed``, with only
@@ -138,7 +138,6 @@ def make_fabric(accelerator: str, precision: str, loggers: list | None = None) -
 
     from lightning.fabric import Fabric
 
-    check_choice("precision", precision, PRECISIONS)
     # Lightning's "Using bfloat16 AMP" info line would precede our own error; it logs through
     # lightning.fabric's logger, or lightning.pytorch's once that package is imported.
     logs = [logging.getLogger(name) for name in ("lightning.fabric", "lightning.pytorch")]
@@ -148,7 +147,7 @@ def make_fabric(accelerator: str, precision: str, loggers: list | None = None) -
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*(mixed precision|AMP|bf16).*")
-            fabric = Fabric(accelerator=accelerator, devices=1, precision=precision, loggers=loggers or [])
+            fabric = Fabric(accelerator=accelerator, devices=1, precision=precision)  # fit() drives its loggers itself
     finally:
         for log, level in zip(logs, levels):
             log.setLevel(level)
@@ -201,16 +200,19 @@ def fit(
     *,
     loggers: list[Any] | None = None,
     on_epoch_end: Callable[[dict[str, Any]], None] | None = None,
+    fabric: Any = None,
 ) -> FitResult:
     """Train ``task`` on ``data`` (a datamodule with train/val dataloaders) and return what happened.
 
     The task is left on the chosen device with the best epoch's weights (if
     ``cfg.restore_best``). ``on_epoch_end`` receives each history row (used by the
-    benchmark runner to stream per-epoch metrics to its store).
+    benchmark runner to stream per-epoch metrics to its store). ``fabric``: one already
+    made by :func:`make_fabric` for ``cfg``'s device and precision (``train`` makes it
+    first, to refuse an unrunnable pair before any work); None makes it here.
     """
     cfg = cfg or LoopConfig()
     loggers = loggers or []
-    fabric = make_fabric(resolve_device(cfg.device), cfg.precision, loggers)
+    fabric = fabric or make_fabric(resolve_device(cfg.device), cfg.precision)
     if hasattr(data, "to"):
         data.to(fabric.device)  # gather batches on the device, no per-step host->device copy
     train_batches = data.train_dataloader()

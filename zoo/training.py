@@ -136,7 +136,7 @@ def train(
     check_positive("threads", threads, allow_zero=True, integer=True)
     model_kwargs, loop_kwargs = split_kwargs(kwargs)
     loop = LoopConfig(**loop_kwargs)
-    make_fabric(resolve_device(loop.device), loop.precision)  # refuse an unrunnable device/precision before any work
+    fabric = make_fabric(resolve_device(loop.device), loop.precision)  # refuses an unrunnable pair before any work
     run_dir = _check_new_run_dir(out_dir) if out_dir is not None else None
     if threads:
         torch.set_num_threads(threads)
@@ -159,7 +159,7 @@ def train(
     loggers = _loggers(logger, run_dir, name=f"{model}-{data}") if run_dir is not None else []
     for lg in loggers:
         lg.log_hyperparams(task.zoo_spec)
-    result = fit(task, dm, loop, loggers=loggers)
+    result = fit(task, dm, loop, loggers=loggers, fabric=fabric)
     metrics, predictions = {}, {}
     for split in ("val", "test"):
         m, out = task.evaluate(getattr(dm, f"{split}_dataloader")(), full=True)

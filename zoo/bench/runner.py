@@ -58,15 +58,14 @@ def probe(device: str, precision: str) -> tuple[bool, str | None]:
         return False, f"device {device!r} is not available here (available: {have})"
     try:
         fabric = make_fabric(dev, precision)  # e.g. refuses 16-mixed on CPU, which Lightning runs as bf16-mixed
-    except ZooError as e:
-        return False, str(e)
-    try:
         w = torch.randn(8, 8, device=fabric.device, requires_grad=True)
         with fabric.autocast():
             y = (w @ torch.randn(8, 8, device=fabric.device)).float().sum()
         y.backward()
         if not torch.isfinite(w.grad).all():
             return False, f"precision {precision!r} gives non-finite gradients on {dev}"
+    except ZooError as e:  # a pair Lightning would swap for another
+        return False, str(e)
     except Exception as e:  # Lightning refuses the pair, or the kernel is missing
         text = " ".join(str(e).split())
         return False, f"precision {precision!r} is not supported on {dev} here ({text[:200]})"
