@@ -807,12 +807,15 @@ class Verdict:
     mode: str
     entries: list[Entry]
     """Best first (by mean test metric); entries with no finished seed last."""
-    comparison: PairedTest | None
-    """The winner against the runner-up."""
     versus: list[PairedTest | None] = field(default_factory=list)
     """The winner against each later entry (``entries[1:]``, same order); None where untestable."""
     holm: list[float] = field(default_factory=list)
     """``versus`` p-values adjusted for the number of values compared (Holm), same order."""
+
+    @property
+    def comparison(self) -> PairedTest | None:
+        """The winner against the runner-up."""
+        return self.versus[0] if self.versus else None
 
     @property
     def winner(self) -> Entry | None:
@@ -946,9 +949,8 @@ def verdicts(table: Table, metric: str | None = None) -> list[Verdict]:
             versus: list[PairedTest | None] = [
                 paired_test(entries[0].test, e.test) if entries[0].stats.n and e.stats.n else None for e in entries[1:]
             ]
-            comparison = versus[0] if versus else None
             holm = holm_adjust([c.pvalue if c is not None else math.nan for c in versus])
-            out.append(Verdict(problem, axis, m, mode, entries, comparison, versus, holm))
+            out.append(Verdict(problem, axis, m, mode, entries, versus, holm))
     return out
 
 

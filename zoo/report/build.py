@@ -760,7 +760,7 @@ class _Builder:
         for v in self.verdicts:
             for rank, e in enumerate(v.entries, 1):
                 cmp = v.comparison if rank == 1 else None
-                vs = v.versus[rank - 2] if rank > 1 and rank - 2 < len(v.versus) else None
+                vs = v.versus[rank - 2] if rank > 1 else None
                 recs.append({
                     "problem": v.problem, "axis": v.axis, "metric": v.metric, "mode": v.mode, "rank": rank,
                     "value": A.show(e.value) if v.axis else None, "config": json.dumps(e.config, default=str),
