@@ -36,6 +36,7 @@ import time
 
 from _speed import compare, report, use_process_env
 
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=60, help="timed optimizer steps per measurement (after the warm-up)")
@@ -107,6 +108,7 @@ def main() -> None:
           f"{'on' if os.environ.get('MALLOC_MMAP_THRESHOLD_') else 'off'}; small_cnn {arch} ({params:,} parameters) "
           f"on {args.data} {tuple(X.shape[1:])}, batch {bs}, {steps} timed steps after {warmup}")
     report(*compare(hand_written, zoobench, args.repeats, unit="images/s"), unit="images/s")
+
 
 if __name__ == "__main__":
     main()

@@ -33,6 +33,7 @@ import time
 
 from _speed import compare, report, use_process_env
 
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=40, help="timed optimizer steps per measurement (after the warm-up)")
@@ -96,6 +97,7 @@ def main() -> None:
           f"{'on' if os.environ.get('MALLOC_MMAP_THRESHOLD_') else 'off'}; char_gru on {args.data}, "
           f"batch {bs} x {window} characters, {steps} timed steps after {warmup}")
     report(*compare(hand_written, zoobench, args.repeats, unit="chars/s"), unit="chars/s")
+
 
 if __name__ == "__main__":
     main()
