@@ -7,7 +7,7 @@ import torch
 
 import zoo
 from zoo.checkpoint import load_checkpoint, read_card, save_checkpoint
-from zoo.errors import CheckpointError, ConfigError
+from zoo.errors import CheckpointError, ConfigError, UnknownNameError
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +75,7 @@ def test_new_head_and_frozen_backbone(trained):
     task.train()
     bn = task.model.body[0][1]
     assert not bn.training  # frozen batch norm keeps its running statistics
-    with pytest.raises(ConfigError, match="freeze must be one of"):
+    with pytest.raises(UnknownNameError, match="unknown freeze .head.. Allowed: all, backbone, none"):
         load_checkpoint(ckpt, freeze="head")
 
 

@@ -8,17 +8,20 @@ Public API::
     zoo.load_checkpoint(path, ...)    -> LightningModule (verified weights)
 """
 
-__version__ = "0.1.0"
-
-from zoo.registry import list_models  # noqa: E402
+from zoo.registry import list_models
+from zoo.version import __version__
 
 
 def __getattr__(name: str):
     # Lazy: `import zoo` stays cheap; lightning loads on first use.
-    if name in ("create", "train"):
-        from zoo import training
+    if name == "create":
+        from zoo.factory import create
 
-        return getattr(training, name)
+        return create
+    if name == "train":
+        from zoo.training import train
+
+        return train
     if name == "load_checkpoint":
         from zoo.checkpoint import load_checkpoint
 

@@ -16,12 +16,8 @@ strictly (timm's ``load_pretrained``).
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
 import json
-import os
 import platform
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -29,26 +25,20 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
-from zoo.errors import CheckpointError, ConfigError
+from zoo.data.core import DataInfo
+from zoo.errors import CheckpointError, check_choice
+from zoo.factory import create
+from zoo.io import sha256_file, write_json_atomic
+from zoo.transfer import FREEZE, head_names, set_frozen
+from zoo.version import __version__
 
 FORMAT = "zoobench-checkpoint/1"
 WEIGHTS, CARD = "model.safetensors", "card.json"
-FREEZE = ("none", "backbone", "all")
-
-
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def versions() -> dict[str, str]:
     import lightning
     import torchmetrics
-
-    from zoo import __version__
 
     return {
         "zoobench": __version__,
@@ -57,34 +47,6 @@ def versions() -> dict[str, str]:
         "torchmetrics": torchmetrics.__version__,
         "python": platform.python_version(),
     }
-
-
-def _jsonable(obj: Any) -> Any:
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return _jsonable(dataclasses.asdict(obj))
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, torch.Tensor):
-        return obj.tolist()
-    return obj
-
-
-def write_json_atomic(path: Path, obj: Any) -> None:
-    """Write JSON to ``path`` so that a reader sees the old file or the whole new one."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(_jsonable(obj), f, indent=2, sort_keys=False, allow_nan=True)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; results on a shared filesystem are for everyone to read
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def save_checkpoint(task, directory: str | Path, *, metrics: dict[str, Any] | None = None, **extra: Any) -> Path:
@@ -148,11 +110,6 @@ def load_state(directory: str | Path, card: dict[str, Any]) -> dict[str, torch.T
         raise CheckpointError(f"cannot read {weights}: {e}") from None
 
 
-def head_names(model: torch.nn.Module) -> tuple[str, ...]:
-    """Attribute names of the model's output layer(s), replaced on transfer."""
-    return tuple(getattr(model, "head_names", ("head",)))
-
-
 def load_checkpoint(directory: str | Path, *, freeze: str = "none", **overrides: Any):
     """Rebuild the task saved in ``directory`` and load its verified weights.
 
@@ -160,11 +117,7 @@ def load_checkpoint(directory: str | Path, *, freeze: str = "none", **overrides:
     re-initializes the head and loads every other weight strictly. ``freeze``:
     ``backbone`` (all but the head), ``all``, or ``none``.
     """
-    from zoo.data.core import DataInfo
-    from zoo.training import create
-
-    if freeze not in FREEZE:
-        raise ConfigError(f"freeze must be one of {', '.join(FREEZE)}, got {freeze!r}.")
+    check_choice("freeze", freeze, FREEZE)
     card = read_card(directory)
     state = load_state(directory, card)
     kwargs = {**card["kwargs"], **overrides}
@@ -191,16 +144,3 @@ def load_checkpoint(directory: str | Path, *, freeze: str = "none", **overrides:
     task.card = card
     set_frozen(task, freeze)
     return task
-
-
-def set_frozen(task, freeze: str) -> None:
-    """Freeze ``backbone`` (everything but the head), ``all``, or nothing (``none``).
-
-    Frozen batch-norm layers also keep their running statistics (eval mode is
-    re-applied by :meth:`train` through ``_frozen_norms``), as Keras' fine-tuning guide advises.
-    """
-    heads = head_names(task.model)
-    for name, p in task.model.named_parameters():
-        in_head = name.split(".")[0] in heads
-        p.requires_grad_(freeze == "none" or (freeze == "backbone" and in_head))
-    task.frozen = freeze

@@ -19,7 +19,6 @@ Tasks stay ordinary LightningModules and also train under ``lightning.Trainer``.
 
 from __future__ import annotations
 
-import copy
 import math
 import sys
 import time

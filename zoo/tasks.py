@@ -25,6 +25,7 @@ from torch import Tensor, nn
 from zoo import metrics as M
 from zoo.errors import ConfigError, check_positive
 from zoo.optim import OptimConfig, SparseSGD, build_optimizer, build_scheduler
+from zoo.transfer import frozen_norms
 
 
 class Task(L.LightningModule):
@@ -144,17 +145,9 @@ class Task(L.LightningModule):
 
     def train(self, mode: bool = True) -> Task:
         super().train(mode)
-        frozen = getattr(self, "frozen", "none")
-        if mode and frozen != "none":
-            # Frozen batch-norm layers keep their statistics too (Keras' fine-tuning guide).
-            from zoo.checkpoint import head_names
-
-            heads = head_names(self.model)
-            for name, child in self.model.named_children():
-                if frozen == "all" or name not in heads:
-                    for m in child.modules():
-                        if isinstance(m, nn.modules.batchnorm._BatchNorm):
-                            m.eval()
+        if mode:  # frozen batch-norm layers keep their statistics too (Keras' fine-tuning guide)
+            for m in frozen_norms(self.model, getattr(self, "frozen", "none")):
+                m.eval()
         return self
 
     def num_parameters(self, trainable_only: bool = False) -> int:

@@ -81,7 +81,8 @@ def range_test(
     from zoo import registry
     from zoo.engine import LoopConfig, resolve_device
     from zoo.optim import build_optimizer
-    from zoo.training import create, load_data, seed_everything, split_kwargs
+    from zoo.factory import create
+    from zoo.training import load_data, seed_everything, split_kwargs
 
     cfg = config or RangeTestConfig()
     kwargs = {k: v for k, v in kwargs.items() if k != "lr"}

@@ -210,7 +210,7 @@ def _is_oom(e: BaseException) -> bool:
 
 
 def _write_json(path: Path, obj: Any) -> None:
-    from zoo.checkpoint import write_json_atomic
+    from zoo.io import write_json_atomic
 
     write_json_atomic(path, obj)
 

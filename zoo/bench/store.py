@@ -68,7 +68,7 @@ def _json_read(path: Path) -> Any:
 
 def _write_json_exclusive(path: Path, obj: Any) -> bool:
     """Create ``path`` with ``obj`` atomically, only if it does not exist; True if we created it."""
-    from zoo.checkpoint import write_json_atomic
+    from zoo.io import write_json_atomic
 
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
     write_json_atomic(tmp, obj)

@@ -33,6 +33,7 @@ from typing import BinaryIO
 
 from zoo.data.cards import Card, DataFile, get_card
 from zoo.errors import ConfigError, DataError
+from zoo.io import sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -55,15 +56,6 @@ def data_dir() -> Path:
         cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
         root = Path(cache) / "zoobench" / "data"
     return root.expanduser().absolute()
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file, streamed in 1 MiB chunks (opens read-only)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def verify(path: Path, file: DataFile, card_name: str) -> None:
