@@ -1,79 +1,99 @@
-"""Evaluation metrics over a whole split, computed once from stored outputs.
+"""The one catalogue of metrics: name, direction, unit and meaning.
 
-Functional torchmetrics on the concatenated predictions of a split: no
-per-step ``update`` calls and no host syncs inside the loop. Names follow
-``<stage>_<metric>``; per-class values and the confusion matrix are lists so
-they serialize to JSON as they are. ``tests/test_metrics.py`` checks every
-value against scikit-learn to 1e-6.
+Every metric a run records is ``<stage>_<name>`` (``val_acc``, ``test_rmse``)
+or a bare ``<name>`` inside a split's dictionary. The training loop (which
+direction early stopping watches), the study checks (a target's mode), the
+analysis (best value, paired tests) and the report (axis labels, "higher is
+better") all read the direction and unit from here, so they cannot disagree.
+Pure Python: the store, analysis and report import it without torch.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from dataclasses import dataclass
 
-import torch
-import torchmetrics.functional.classification as C
-import torchmetrics.functional.regression as R
-from torch import Tensor
+from zoo.errors import UnknownNameError
 
-
-def classification_metrics(probs: Tensor, target: Tensor, *, full: bool = True) -> dict[str, Any]:
-    """Metrics of class probabilities ``probs`` (N, C), or (N,) positive-class for binary.
-
-    ``full=False`` gives accuracy only (cheap, for every epoch); ``full=True`` adds
-    macro and per-class precision/recall/F1, one-vs-rest AUROC and average
-    precision, and the confusion matrix (rows = true class).
-    """
-    probs, target = probs.detach().float().cpu(), target.detach().long().cpu()
-    binary = probs.ndim == 1
-    if binary:
-        pred = (probs >= 0.5).long()
-        num_classes = 2
-    else:
-        pred = probs.argmax(1)
-        num_classes = probs.shape[1]
-    out: dict[str, Any] = {"acc": (pred == target).float().mean().item()}
-    if not full:
-        return out
-    # Macro and per-class values from one confusion matrix (rows: true, cols: predicted);
-    # a class never predicted (or absent) has precision (recall) 0, as scikit-learn's zero_division=0.
-    cm = C.multiclass_confusion_matrix(pred, target, num_classes=num_classes).double()
-    tp = cm.diag()
-    support, predicted = cm.sum(1), cm.sum(0)
-    precision = torch.where(predicted > 0, tp / predicted.clamp(min=1), torch.zeros_like(tp))
-    recall = torch.where(support > 0, tp / support.clamp(min=1), torch.zeros_like(tp))
-    denom = precision + recall
-    f1 = torch.where(denom > 0, 2 * precision * recall / denom.clamp(min=1e-300), torch.zeros_like(tp))
-    if binary:
-        # The positive class (1) is the headline, as scikit-learn's average="binary".
-        out.update(precision=precision[1].item(), recall=recall[1].item(), f1=f1[1].item())
-        out["auroc"] = C.binary_auroc(probs, target).item()
-        out["ap"] = C.binary_average_precision(probs, target).item()
-    else:
-        out.update(precision=precision.mean().item(), recall=recall.mean().item(), f1=f1.mean().item())
-        out["auroc"] = C.multiclass_auroc(probs, target, num_classes=num_classes, average="macro").item()
-        out["ap"] = C.multiclass_average_precision(probs, target, num_classes=num_classes, average="macro").item()
-    out["precision_per_class"] = precision.tolist()
-    out["recall_per_class"] = recall.tolist()
-    out["f1_per_class"] = f1.tolist()
-    out["support_per_class"] = support.long().tolist()
-    out["confusion_matrix"] = cm.long().tolist()
-    return out
+STAGES = ("train", "val", "test")
 
 
-def regression_metrics(pred: Tensor, target: Tensor) -> dict[str, float]:
-    """RMSE, MAE and R² (uniform average over target columns)."""
-    pred, target = pred.detach().double().cpu(), target.detach().double().cpu()
-    if pred.ndim == 2 and pred.shape[1] == 1:
-        pred, target = pred[:, 0], target.reshape(-1)
-    mse = R.mean_squared_error(pred, target)
-    return {
-        "rmse": mse.sqrt().item(),
-        "mae": R.mean_absolute_error(pred, target).item(),
-        "r2": R.r2_score(pred, target).item(),
-    }
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    mode: str
+    """``max`` (higher is better) or ``min`` (lower is better)."""
+    unit: str
+    """What a value is measured in ('' for a plain ratio in [0, 1])."""
+    meaning: str
+    """One line for a reader."""
 
 
-def prefixed(stage: str, metrics: dict[str, Any]) -> dict[str, Any]:
-    """``{"acc": 1} -> {"val_acc": 1}``."""
-    return {f"{stage}_{k}": v for k, v in metrics.items()}
+def _m(name: str, mode: str, unit: str, meaning: str) -> Metric:
+    return Metric(name, mode, unit, meaning)
+
+
+METRICS: dict[str, Metric] = {
+    m.name: m
+    for m in (
+        # every task
+        _m("loss", "min", "nats", "the training objective on the split (mean per sample, token or pair)"),
+        # classification (multi-class and binary)
+        _m("acc", "max", "", "fraction of samples predicted correctly (of tokens, for sequences and language models)"),
+        _m("precision", "max", "", "macro precision (binary: of the positive class)"),
+        _m("recall", "max", "", "macro recall (binary: of the positive class)"),
+        _m("f1", "max", "", "macro F1 (binary: of the positive class)"),
+        _m("auroc", "max", "", "area under the ROC curve (macro one-vs-rest for several classes)"),
+        _m("ap", "max", "", "average precision, the area under the PR curve (macro for several classes)"),
+        # regression
+        _m("rmse", "min", "target unit", "root mean squared error"),
+        _m("mae", "min", "target unit", "mean absolute error"),
+        _m("r2", "max", "", "coefficient of determination (1 = perfect, 0 = the mean predictor)"),
+        # language models
+        _m("perplexity", "min", "", "exp(loss): the effective number of equally likely next characters"),
+        _m("bits_per_char", "min", "bits", "loss in bits per character (loss / ln 2)"),
+        # sequence to sequence
+        _m("exact", "max", "", "fraction of sentences whose every target token is predicted correctly"),
+        _m("bleu", "max", "", "corpus BLEU-4 of greedy translations (0-1)"),
+        # word embeddings
+        _m("analogy_acc", "max", "", "3CosAdd accuracy on the covered Google analogy questions"),
+        _m("ws353_spearman", "max", "", "Spearman's rho against WordSim-353 human similarity"),
+        _m("simlex_spearman", "max", "", "Spearman's rho against SimLex-999 human similarity"),
+        _m("analogy_coverage", "max", "", "fraction of analogy questions whose four words are in the vocabulary"),
+        _m("ws353_coverage", "max", "", "fraction of WordSim-353 pairs in the vocabulary"),
+        _m("simlex_coverage", "max", "", "fraction of SimLex-999 pairs in the vocabulary"),
+        # cost
+        _m("seconds", "min", "s", "wall time"),
+        _m("throughput", "max", "samples/s", "training samples per second, evaluation excluded"),
+        _m("time_to_target", "min", "s", "training seconds until the study's target value was first reached"),
+    )
+}
+
+_STAGE = re.compile(rf"^({'|'.join(STAGES)})_")
+
+
+def strip_stage(metric: str) -> str:
+    """``"val_acc" -> "acc"``; a name without a stage prefix is returned as it is."""
+    return _STAGE.sub("", metric)
+
+
+def lookup(metric: str) -> Metric:
+    """The catalogue entry of ``metric`` (stage prefix allowed); unknown names are refused by name."""
+    base = strip_stage(metric)
+    if base in METRICS:
+        return METRICS[base]
+    raise UnknownNameError("metric", metric, METRICS)
+
+
+def is_known(metric: str) -> bool:
+    return strip_stage(metric) in METRICS
+
+
+def mode(metric: str) -> str:
+    """``"min"`` if lower is better, else ``"max"``."""
+    return lookup(metric).mode
+
+
+def better(metric: str, a: float, b: float) -> bool:
+    """Whether value ``a`` of ``metric`` is strictly better than ``b``."""
+    return a < b if mode(metric) == "min" else a > b

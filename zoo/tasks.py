@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from zoo import metrics as M
+from zoo import scoring as M
 from zoo.errors import ConfigError, check_positive
 from zoo.optim import OptimConfig, SparseSGD, build_optimizer, build_scheduler
 from zoo.transfer import frozen_norms

@@ -362,7 +362,7 @@ def _count_lines(path: Path) -> int:
 
 
 # --------------------------------------------------------------------------------------
-# Metrics recomputed from stored predictions (scikit-learn; the store-side twin of zoo.metrics)
+# Metrics recomputed from stored predictions (scikit-learn; the store-side twin of zoo.scoring)
 # --------------------------------------------------------------------------------------
 
 
@@ -451,7 +451,7 @@ def confusion(target: np.ndarray, pred: np.ndarray, n_classes: int) -> np.ndarra
 
 
 def classification_metrics(probs: np.ndarray, target: np.ndarray, *, threshold: float = 0.5) -> dict[str, Any]:
-    """The metrics of ``zoo.metrics.classification_metrics``, recomputed in numpy from the
+    """The metrics of ``zoo.scoring.classification_metrics``, recomputed in numpy from the
     stored predictions (a test checks every value against scikit-learn to 1e-6).
 
     Binary (``probs`` (N,), positive-class probability): precision/recall/F1 of class 1 at

@@ -3,7 +3,7 @@ import pytest
 import torch
 from sklearn import metrics as skm
 
-from zoo.metrics import classification_metrics, regression_metrics
+from zoo.scoring import classification_metrics, regression_metrics
 
 
 def test_multiclass_metrics_equal_sklearn():

@@ -1,0 +1,23 @@
+"""The metric catalogue covers every metric that runs write, and nothing else."""
+
+import pytest
+
+from zoo import metrics
+from zoo.errors import UnknownNameError
+
+
+def test_directions():
+    assert metrics.mode("val_loss") == "min" and metrics.mode("test_rmse") == "min"
+    assert metrics.mode("val_acc") == "max" and metrics.mode("bits_per_char") == "min"
+    assert metrics.better("val_acc", 0.9, 0.8) and metrics.better("val_loss", 0.1, 0.2)
+    assert metrics.strip_stage("train_loss") == "loss" and metrics.strip_stage("loss") == "loss"
+
+
+def test_unknown_metric_is_refused_by_name():
+    with pytest.raises(UnknownNameError, match="unknown metric 'val_acc_typo'"):
+        metrics.lookup("val_acc_typo")
+
+
+def test_every_entry_documented():
+    for m in metrics.METRICS.values():
+        assert m.mode in ("min", "max") and m.meaning, m
