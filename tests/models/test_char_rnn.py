@@ -7,6 +7,7 @@ few seconds; they assert the loss falls, the model beats the unigram baseline
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections import Counter
 
@@ -15,10 +16,11 @@ import torch
 
 import zoo
 from zoo.data import load
-from zoo.data.charlm import SAMPLE_TEXT, CharBatches, sample_text
+from zoo.data.charlm import SAMPLE_SHA256, CharBatches, sample_text
 from zoo.errors import CheckpointError, ConfigError, DataError, UnknownNameError
 from zoo.models.char_rnn import CharRNN, CharRNNConfig, generate
 
+SAMPLE_TEXT = sample_text()
 FAST = dict(progress=False, logger="none")
 SAMPLE_OPTS = {"window": 50}
 
@@ -79,7 +81,7 @@ def test_state_carries_exactly(cell):
 def test_embedded_sample_is_verified_and_needs_no_files(monkeypatch, tmp_path):
     monkeypatch.setenv("ZOO_DATA", str(tmp_path))  # an empty data directory
     monkeypatch.setenv("ZOO_OFFLINE", "1")
-    assert sample_text() == SAMPLE_TEXT and len(SAMPLE_TEXT) == 39_908
+    assert len(SAMPLE_TEXT) == 39_908 and hashlib.sha256(SAMPLE_TEXT.encode("utf-8")).hexdigest() == SAMPLE_SHA256
     dm = load("shakespeare_sample")
     info = dm.info
     assert info.kind == "language_model" and info.extra["lowercase"] is True
