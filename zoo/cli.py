@@ -17,9 +17,9 @@ COMMAND_MODULES = (
     "zoo.commands",  # list, train
     "zoo.bench.cli",  # bench, bench status
     "zoo.report.cli",  # report
-    "zoo.models.char_rnn",  # generate
-    "zoo.models.seq2seq",  # translate
-    "zoo.models.word2vec",  # neighbors, analogy
+    "zoo.apps.generate",  # generate
+    "zoo.apps.translate",  # translate
+    "zoo.apps.neighbors",  # neighbors, analogy
 )
 
 

@@ -124,19 +124,21 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from zoo import registry
+    """Models and datasets from the zoo's index (``zoo/index.py``): no torch, no Lightning."""
+    import fnmatch
 
+    from zoo import index
+
+    listing = index.read()
     if args.what in ("all", "models"):
         print("models:")
-        for e in registry.entries():
-            if e.name in registry.list_models(args.pattern):
-                print(f"  {e.name:<18} {'/'.join(e.tasks):<28} {e.summary}")
+        for e in listing["models"]:
+            if fnmatch.fnmatchcase(e["name"], args.pattern):
+                print(f"  {e['name']:<18} {'/'.join(e['tasks']):<28} {e['summary']}")
     if args.what in ("all", "datasets"):
-        from zoo.data import get_dataset, list_datasets
-
         print("datasets:")
-        for name in list_datasets(args.pattern):
-            d = get_dataset(name)
-            where = "embedded" if getattr(d, "embedded", False) else "data dir"
-            print(f"  {name:<18} {d.kind:<14} {where}")
+        for d in listing["datasets"]:
+            if fnmatch.fnmatchcase(d["name"], args.pattern):
+                where = "embedded" if d["embedded"] else "data dir"
+                print(f"  {d['name']:<18} {d['kind']:<14} {where}")
     return 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+import zoo.models  # noqa: F401  (registers every family)
 from zoo import registry
 from zoo.errors import UnknownNameError
 from zoo.optim import OptimConfig

@@ -18,7 +18,8 @@ import zoo
 from zoo.data import load
 from zoo.data.charlm import SAMPLE_SHA256, CharBatches, sample_text
 from zoo.errors import CheckpointError, ConfigError, DataError, UnknownNameError
-from zoo.models.char_rnn import CharRNN, CharRNNConfig, generate
+from zoo.apps.generate import generate
+from zoo.models.char_rnn import CharRNN, CharRNNConfig
 
 SAMPLE_TEXT = sample_text()
 FAST = dict(progress=False, logger="none")
