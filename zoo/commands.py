@@ -24,8 +24,9 @@ def add_commands(sub: Any, argv: list[str]) -> None:
     )
     p.add_argument("model", help="a model name (zoo list models)")
     add_run_flags(p)
-    model = argv[1] if len(argv) > 1 and argv[0] == "train" and not argv[1].startswith("-") else None
-    add_model_flags(p, model)
+    if argv[:1] == ["train"]:  # the model, optimizer and loop flags import torch: only for `zoo train`
+        model = argv[1] if len(argv) > 1 and not argv[1].startswith("-") else None
+        add_model_flags(p, model)
     p.set_defaults(run=cmd_train)
 
 
@@ -43,13 +44,13 @@ def add_run_flags(p: argparse.ArgumentParser) -> None:
 
 def add_model_flags(p: argparse.ArgumentParser, model: str | None) -> None:
     """Flags of the model's config, the optimizer, the task and the loop."""
-    from zoo import registry
+    from zoo import models  # the filled model registry
     from zoo.engine import LoopConfig
     from zoo.optim import OptimConfig
     from zoo.tasks import TASKS
 
-    if model is not None and model in registry.list_models():
-        entry = registry.get(model)
+    if model is not None and model in models.list_models():
+        entry = models.get(model)
         implied = {"in_features", "num_classes", "vocab_size", "in_channels", "src_vocab_size", "tgt_vocab_size"}
         add_dataclass_flags(p, entry.config, skip=implied, title=f"model {model}: {entry.summary}")
         done: set[str] = set()
