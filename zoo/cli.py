@@ -1,7 +1,10 @@
-"""The ``zoo`` command: list | train | bench | report | generate | translate | neighbors.
+"""The ``zoo`` command: list | train | bench | report | generate | translate | neighbors | analogy.
 
-Every subcommand lives with the code it drives and registers itself through
-``add_commands(subparsers, argv)`` in one of the modules of ``COMMAND_MODULES``.
+:data:`COMMANDS` is a static table (name, one-line help, module). ``zoo --help``
+is answered from the table alone, and a command imports only its own module,
+whose ``add_commands(subparsers, argv)`` defines its arguments; so ``zoo
+--help``, ``zoo list`` and ``zoo report`` start without torch or Lightning
+(``tests/test_cli.py`` checks it, ``benchmarks/cli_startup.py`` times it).
 Mistakes (:class:`~zoo.errors.ZooError`) print one line, ``zoo: error: ...``,
 and exit 2; a traceback means a bug in zoobench.
 """
@@ -12,15 +15,30 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import NamedTuple
 
-COMMAND_MODULES = (
-    "zoo.commands",  # list, train
-    "zoo.bench.cli",  # bench, bench status
-    "zoo.report.cli",  # report
-    "zoo.apps.generate",  # generate
-    "zoo.apps.translate",  # translate
-    "zoo.apps.neighbors",  # neighbors, analogy
+
+class Command(NamedTuple):
+    name: str
+    help: str
+    """The line ``zoo --help`` shows (the module's parser repeats it; a test keeps them equal)."""
+    module: str
+    """The module whose ``add_commands`` defines the command's arguments and ``run``."""
+    trains: bool = False
+    """Trains models: worth the process settings of ``zoo/procenv.py`` (one re-execution, see :func:`entry`)."""
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command("list", "list models and datasets", "zoo.commands"),
+    Command("train", "train a model on a dataset, evaluate it and save a checkpoint", "zoo.commands", trains=True),
+    Command("bench", "run a benchmark study (zoo bench status STUDY: its progress)", "zoo.bench.cli", trains=True),
+    Command("report", "write the report of a study's results store (Markdown, HTML, figures, CSV)", "zoo.report.cli"),
+    Command("generate", "sample text from a character language-model checkpoint", "zoo.apps.generate"),
+    Command("translate", "translate a sentence with a seq2seq checkpoint", "zoo.apps.translate"),
+    Command("neighbors", "nearest neighbours of words in a trained word2vec checkpoint", "zoo.apps.neighbors"),
+    Command("analogy", "a is to b as c is to ? (3CosAdd) with a trained word2vec checkpoint", "zoo.apps.neighbors"),
 )
+BY_NAME = {c.name: c for c in COMMANDS}
 
 
 class Parser(argparse.ArgumentParser):
@@ -30,21 +48,25 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
+def invoked(argv: Sequence[str]) -> Command | None:
+    """The command ``argv`` names (its first word), or None (``zoo``, ``zoo --help``, a typo)."""
+    return BY_NAME.get(argv[0]) if argv else None
+
+
 def build_parser(argv: Sequence[str] = ()) -> Parser:
-    """The full parser; ``argv`` lets a command add flags that depend on its arguments
-    (``zoo train mlp`` offers the MLP's flags)."""
+    """The parser for ``argv``: the invoked command's module adds its real arguments (``zoo train
+    mlp`` offers the MLP's flags); every other command is a stub with its help line."""
     parser = Parser(prog="zoo", description="zoobench: a PyTorch Lightning model zoo and benchmark suite.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     sub.required = True
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as e:
-            if e.name == name:  # that part is not built (yet); its commands are simply absent
-                continue
-            raise
-        if hasattr(module, "add_commands"):
-            module.add_commands(sub, list(argv))
+    command = invoked(argv)
+    for c in COMMANDS:
+        if c.name in sub.choices:  # added by its module along with the invoked command
+            continue
+        if command is not None and c.module == command.module:
+            importlib.import_module(c.module).add_commands(sub, list(argv))
+        if c.name not in sub.choices:
+            sub.add_parser(c.name, help=c.help, add_help=False)
     return parser
 
 
@@ -65,10 +87,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def entry() -> None:
-    """Console-script entry point: re-execute once with the process settings, then run."""
-    from zoo.procenv import reexec_with_process_env
+    """Console-script entry point. A command that trains re-executes the interpreter once with
+    the process settings (allocator, OpenMP waiting) that make training steps faster; the
+    others run at once (the re-execution costs an interpreter start)."""
+    command = invoked(sys.argv[1:])
+    if command is not None and command.trains:
+        from zoo.procenv import reexec_with_process_env
 
-    reexec_with_process_env(["-m", "zoo.cli", *sys.argv[1:]])
+        reexec_with_process_env(["-m", "zoo.cli", *sys.argv[1:]])
     sys.exit(main())
 
 
