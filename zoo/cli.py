@@ -25,7 +25,9 @@ class Command(NamedTuple):
     module: str
     """The module whose ``add_commands`` defines the command's arguments and ``run``."""
     trains: bool = False
-    """Trains models: worth the process settings of ``zoo/procenv.py`` (one re-execution, see :func:`entry`)."""
+    """Trains models named in its arguments or a study: the model families are registered before its
+    module runs (:mod:`zoo.models`; this entry point is where the application is assembled), and the
+    process settings of ``zoo/procenv.py`` apply (one re-execution, see :func:`entry`)."""
 
 
 COMMANDS: tuple[Command, ...] = (
@@ -60,6 +62,8 @@ def build_parser(argv: Sequence[str] = ()) -> Parser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     sub.required = True
     command = invoked(argv)
+    if command is not None and command.trains:
+        import zoo.models  # noqa: F401  (registers every family)
     for c in COMMANDS:
         if c.name in sub.choices:  # added by its module along with the invoked command
             continue

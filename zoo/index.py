@@ -3,7 +3,7 @@
 ``zoo list`` answers from ``zoo/index.json`` alone, so it imports neither torch
 nor Lightning (the model families and the dataset loaders import both). The
 live registries stay the source of truth: :func:`build` reads them, and
-``tests/test_index.py`` fails when the file differs from what :func:`build`
+``tests/test_registry.py`` fails when the file differs from what :func:`build`
 returns. After adding or renaming a model or a dataset, rewrite the file::
 
     python -m zoo.index
