@@ -83,14 +83,14 @@ def register_model(
     return wrap
 
 
-def _ensure_loaded() -> None:
+def _check_filled() -> None:
     if not _REGISTRY:
         raise RuntimeError("no model is registered: import zoo.models (it registers every family) before looking models up.")
 
 
 def get(name: str) -> ModelEntry:
     """The entry for ``name``; an unknown name lists close matches."""
-    _ensure_loaded()
+    _check_filled()
     try:
         return _REGISTRY[name]
     except (KeyError, TypeError):
@@ -99,12 +99,12 @@ def get(name: str) -> ModelEntry:
 
 def list_models(pattern: str = "*") -> list[str]:
     """Sorted model names matching a shell-style ``pattern``."""
-    _ensure_loaded()
+    _check_filled()
     return sorted(n for n in _REGISTRY if fnmatch.fnmatchcase(n, pattern))
 
 
 def entries() -> list[ModelEntry]:
-    _ensure_loaded()
+    _check_filled()
     return [_REGISTRY[n] for n in sorted(_REGISTRY)]
 
 

@@ -92,6 +92,18 @@ def test_embedded_sample_is_verified_and_needs_no_files(monkeypatch, tmp_path):
     assert info.num_classes == len(tokens) == info.extra["vocab_size"]
 
 
+def test_a_modified_sample_file_is_refused(monkeypatch):
+    import zoo.data.charlm as charlm
+
+    monkeypatch.setattr(charlm, "SAMPLE_SHA256", "0" * 64)  # as if zoo/data/shakespeare_sample.txt had been edited
+    charlm.sample_text.cache_clear()
+    try:
+        with pytest.raises(DataError, match="shakespeare_sample.txt was modified"):
+            charlm.sample_text()
+    finally:
+        charlm.sample_text.cache_clear()
+
+
 def test_embedded_sample_is_the_start_of_tiny_shakespeare(shared_data, monkeypatch):
     monkeypatch.setenv("ZOO_DATA", str(shared_data))
     from zoo.data.text import read_shakespeare
