@@ -74,7 +74,7 @@ def build_report(runs_dir: str | Path, out_dir: str | Path | None = None, *, met
     """
     t0 = time.perf_counter()
     if out_dir is not None:
-        check_out(Path(out_dir))
+        check_out(out_dir)
     store = T.load(runs_dir)
     table = T.cell_table(store)
     verdicts = S.verdicts(table, metric)  # refuses a --metric the store does not have
@@ -406,10 +406,11 @@ def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def check_out(out: Path) -> None:
-    """Refuse, before any work, a report folder that is a file, lies under a file, or cannot be written."""
+def check_out(out: str | Path) -> None:
+    """Refuse, before any work, a report folder that is empty text, a file, under a file, or not writable."""
     if not str(out).strip():
         raise ConfigError("--out is empty; pass a folder for the report, e.g. reports/STUDY.")
+    out = Path(out)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {str(out)!r} is a file, not a folder; choose a folder (nothing was written).")
     first = out
