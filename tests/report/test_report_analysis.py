@@ -201,3 +201,13 @@ def test_load_store_errors_name_the_folder(tmp_path: Path):
     (tmp_path / "runs" / "optimizers" / "study.json").write_text("{}")
     with pytest.raises(DataError, match="optimizers"):  # a runs root: suggests the study inside
         T.load(tmp_path / "runs")
+
+
+def test_every_metric_the_report_names_is_in_the_catalogue():
+    from zoo import metrics
+    from zoo.report import detail
+
+    named = {m for ms in T.PRIMARY_METRICS.values() for m in ms} | set(detail.CLASSIFICATION_COLUMNS)
+    named |= {m for ms in detail.FAMILY_METRICS.values() for m in ms}
+    assert {m for m in named if not metrics.is_known(m)} == set()
+    assert T.mode("val_loss") == "min" and T.mode("test_bits_per_char") == "min" and T.mode("auroc") == "max"
