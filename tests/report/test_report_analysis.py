@@ -11,10 +11,10 @@ import pytest
 from scipy import stats
 from sklearn import metrics as M
 
+from zoo.errors import DataError
 from zoo.report import curves as C
 from zoo.report import stats as S
 from zoo.report import tables as T
-from zoo.errors import DataError
 
 # ------------------------------------------------------------------------------------------
 # Confidence intervals and the paired test

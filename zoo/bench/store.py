@@ -497,6 +497,10 @@ class Store:
                 info = self._read_lease(path)
                 if info is not None and self._stale(info, path):
                     self._take_over(entry.name, path, info)
+        if self.dir.is_dir():  # temporaries of an init killed before it linked them
+            for entry in os.scandir(self.dir):
+                if entry.name.startswith((f".{STUDY}.", f".{CELLS}.")) and entry.name.endswith(".tmp") and old(Path(entry.path)):
+                    Path(entry.path).unlink(missing_ok=True)
         for d in (self.staging_dir, self.trash_dir):
             if not d.is_dir():
                 continue

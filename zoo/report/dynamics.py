@@ -4,8 +4,8 @@ throughput, time to target, model size, memory, and the cells the budget did not
 from __future__ import annotations
 
 import math
-from typing import Any
 from collections import Counter
+from typing import Any
 
 import pandas as pd
 

@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 
 from zoo import record as R
+from zoo.errors import ConfigError
 from zoo.report import curves as C
 from zoo.report import tables as T
-from zoo.errors import ConfigError
 
 
 def _finite(d: dict[str, Any]) -> dict[str, Any]:
