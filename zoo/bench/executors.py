@@ -39,6 +39,7 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
+from zoo import record
 from zoo.bench.spec import Cell
 from zoo.errors import ConfigError
 from zoo.procenv import process_env
@@ -464,11 +465,7 @@ class RayExecutor(Executor):
                 status = "oom" if "OutOfMemoryError" in type(e).__name__ or "out of memory" in text.lower() else "error"
                 out.append(Done(job.cell.cell_id, None, error=f"Ray task failed: {type(e).__name__}: {text}", status=status))
                 continue
-            job.workdir.mkdir(parents=True, exist_ok=True)
-            for name in sorted(files, key=lambda n: n == "result.json"):  # result.json last
-                tmp = job.workdir / f".{name}.tmp"
-                tmp.write_bytes(files[name])
-                os.replace(tmp, job.workdir / name)
+            record.write_blobs(job.workdir, files)  # every file atomically, result.json last
             out.append(Done(job.cell.cell_id, result))
         return out
 
