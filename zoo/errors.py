@@ -8,6 +8,8 @@ and exits non-zero; it never shows a traceback for these.
 from __future__ import annotations
 
 import difflib
+import errno
+import os
 from collections.abc import Iterable
 
 
@@ -39,6 +41,41 @@ class DataError(ZooError, OSError):
 
 class CheckpointError(ZooError, OSError):
     """A checkpoint is missing, corrupt, or does not fit what was asked."""
+
+
+class FileError(ZooError, OSError):
+    """A file given to the zoo is missing, of the wrong kind (a directory, a device) or too large."""
+
+
+class StorageError(ZooError, OSError):
+    """The disk is full, over quota or read-only: nothing is wrong with the request, only with where it writes."""
+
+
+STORAGE_ERRNOS = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exceeded",
+                  errno.EROFS: "the file system is read-only"}
+"""Errors of the place being written, not of the request: a write that meets one stops the command."""
+
+
+def storage_error(e: BaseException) -> StorageError | None:
+    """A one-line :class:`StorageError` for an ``OSError`` that is ENOSPC, EDQUOT or EROFS, else None.
+
+    The CLI turns these into ``zoo: error: ...`` instead of a traceback; callers that record
+    failures use it to tell "the disk is full" (stop, resume later) from a failed cell.
+    """
+    if isinstance(e, StorageError):
+        return e
+    if not isinstance(e, OSError) or e.errno not in STORAGE_ERRNOS:
+        return None
+    where = f" writing {e.filename}" if e.filename else ""
+    return StorageError(f"{STORAGE_ERRNOS[e.errno]} ({os.strerror(e.errno)}){where}; free some space (or choose "
+                        "another --out) and run the command again: finished work is kept.")
+
+
+def is_storage_text(text: str | None) -> bool:
+    """Whether a recorded failure reason comes from such an error (``OSError: [Errno 28] ...`` or our message)."""
+    if not text:
+        return False
+    return any(f"[Errno {n}] " in text for n in STORAGE_ERRNOS) or text.startswith(tuple(STORAGE_ERRNOS.values()))
 
 
 def check_choice(kind: str, value: object, allowed: Iterable[str]) -> str:

@@ -1,4 +1,4 @@
-"""File primitives every layer shares: sha256 of a file, atomic JSON writes.
+"""File primitives every layer shares: sha256 of a file, atomic JSON writes, bounded reads.
 
 Kept free of torch, Lightning and every other zoo module so that the store,
 the report and the data fetcher can use them without importing a model.
@@ -10,9 +10,12 @@ import dataclasses
 import hashlib
 import json
 import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any
+
+from zoo.errors import FileError, ZooError
 
 CHUNK = 1 << 20  # 1 MiB reads
 
@@ -24,6 +27,69 @@ def sha256_file(path: str | Path, chunk: int = CHUNK) -> str:
         while block := f.read(chunk):
             h.update(block)
     return h.hexdigest()
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISFIFO(mode):
+        return "a pipe"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def read_regular(
+    path: str | Path,
+    *,
+    max_bytes: int,
+    size: int | None = None,
+    what: str = "file",
+    error: type[ZooError] = FileError,
+) -> bytes:
+    """The bytes of ``path``, which must be a regular file (links are followed) of at most ``max_bytes``
+    (and of exactly ``size`` bytes when given); else ``error`` with one line naming the file.
+
+    Opened non-blocking, so a pipe never hangs the reader; checked with ``fstat`` on the open
+    descriptor (what is read is what was checked), and never more than ``max_bytes + 1`` bytes
+    are read, so a file that grows meanwhile (or a device such as /dev/zero) cannot fill memory.
+    """
+    path = Path(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    except FileNotFoundError:
+        raise error(f"{what} {path} does not exist.") from None
+    except IsADirectoryError:
+        raise error(f"{what} {path} is a directory, not a file.") from None
+    except OSError as e:
+        raise error(f"cannot open {what} {path}: {e.strerror or e}.") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise error(f"{what} {path} is {_kind(st.st_mode)}, not a regular file.")
+        if st.st_size > max_bytes:
+            raise error(f"{what} {path} is {st.st_size:,} bytes, more than the {max_bytes:,} allowed.")
+        if size is not None and st.st_size != size:
+            raise error(f"{what} {path} is {st.st_size:,} bytes, not the {size:,} recorded for it; it is corrupt or was changed.")
+        limit = max_bytes if size is None else size
+        chunks, total = [], 0
+        while total <= limit:
+            block = os.read(fd, min(CHUNK, limit + 1 - total))
+            if not block:
+                break
+            chunks.append(block)
+            total += len(block)
+    except OSError as e:
+        if isinstance(e, ZooError):
+            raise
+        raise error(f"cannot read {what} {path}: {e.strerror or e}.") from None
+    finally:
+        os.close(fd)
+    if total > limit or (size is not None and total != size):
+        raise error(f"{what} {path} changed size while it was read; it is being written or is not a plain file.")
+    return b"".join(chunks)
 
 
 def jsonable(obj: Any) -> Any:
