@@ -39,12 +39,12 @@ from typing import Any
 
 import torch
 from safetensors.torch import load as load_bytes
-from safetensors.torch import save_file
+from safetensors.torch import save as save_bytes
 
 from zoo.data.core import DataInfo
 from zoo.errors import CheckpointError, check_choice
 from zoo.factory import create
-from zoo.io import jsonable, read_regular, sha256_file, write_json_atomic
+from zoo.io import jsonable, read_regular, write_bytes_atomic, write_json_atomic
 from zoo.transfer import FREEZE, head_names, set_frozen
 from zoo.version import __version__
 
@@ -91,7 +91,8 @@ def save_checkpoint(task, directory: str | Path, *, metrics: dict[str, Any] | No
         raise CheckpointError("only modules made by zoo.create can be saved as zoo checkpoints.")
     state = {k: v.detach().cpu().contiguous() for k, v in task.model.state_dict().items()}
     weights = directory / WEIGHTS
-    save_file(state, str(weights))
+    data = save_bytes(state)
+    write_bytes_atomic(weights, data)  # Python's own writes: a full disk is an OSError (ENOSPC), not a Rust panic text
     card = jsonable({
         "format": FORMAT,
         **spec,
@@ -101,8 +102,8 @@ def save_checkpoint(task, directory: str | Path, *, metrics: dict[str, Any] | No
         "versions": versions(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         **extra,
-        "weights_bytes": weights.stat().st_size,
-        "sha256": sha256_file(weights),
+        "weights_bytes": len(data),
+        "sha256": hashlib.sha256(data).hexdigest(),
     })
     check_card(card, directory / CARD)  # what we write, we can read back
     card["digest"] = card_digest(card)

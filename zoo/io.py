@@ -41,22 +41,9 @@ def _kind(mode: int) -> str:
     return "not a regular file"
 
 
-def read_regular(
-    path: str | Path,
-    *,
-    max_bytes: int,
-    size: int | None = None,
-    what: str = "file",
-    error: type[ZooError] = FileError,
-) -> bytes:
-    """The bytes of ``path``, which must be a regular file (links are followed) of at most ``max_bytes``
-    (and of exactly ``size`` bytes when given); else ``error`` with one line naming the file.
-
-    Opened non-blocking, so a pipe never hangs the reader; checked with ``fstat`` on the open
-    descriptor (what is read is what was checked), and never more than ``max_bytes + 1`` bytes
-    are read, so a file that grows meanwhile (or a device such as /dev/zero) cannot fill memory.
-    """
-    path = Path(path)
+def _open_regular(path: Path, *, max_bytes: int, size: int | None, what: str, error: type[ZooError]) -> tuple[int, int]:
+    """(descriptor, size) of ``path`` opened read-only and non-blocking, checked to be a regular file
+    of at most ``max_bytes`` (exactly ``size`` when given); else ``error``, one line naming the file."""
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
     except FileNotFoundError:
@@ -73,8 +60,39 @@ def read_regular(
             raise error(f"{what} {path} is {st.st_size:,} bytes, more than the {max_bytes:,} allowed.")
         if size is not None and st.st_size != size:
             raise error(f"{what} {path} is {st.st_size:,} bytes, not the {size:,} recorded for it; it is corrupt or was changed.")
-        limit = max_bytes if size is None else size
-        chunks, total = [], 0
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, st.st_size
+
+
+def check_regular(path: str | Path, *, max_bytes: int, what: str = "file", error: type[ZooError] = FileError) -> int:
+    """The size of ``path`` if it is a regular file of at most ``max_bytes`` (links followed), else ``error``."""
+    fd, n = _open_regular(Path(path), max_bytes=max_bytes, size=None, what=what, error=error)
+    os.close(fd)
+    return n
+
+
+def read_regular(
+    path: str | Path,
+    *,
+    max_bytes: int,
+    size: int | None = None,
+    what: str = "file",
+    error: type[ZooError] = FileError,
+) -> bytes:
+    """The bytes of ``path``, which must be a regular file (links are followed) of at most ``max_bytes``
+    (and of exactly ``size`` bytes when given); else ``error`` with one line naming the file.
+
+    Opened non-blocking, so a pipe never hangs the reader; checked with ``fstat`` on the open
+    descriptor (what is read is what was checked), and never more than ``max_bytes + 1`` bytes
+    are read, so a file that grows meanwhile (or a device such as /dev/zero) cannot fill memory.
+    """
+    path = Path(path)
+    fd, _ = _open_regular(path, max_bytes=max_bytes, size=size, what=what, error=error)
+    limit = max_bytes if size is None else size
+    chunks, total = [], 0
+    try:
         while total <= limit:
             block = os.read(fd, min(CHUNK, limit + 1 - total))
             if not block:
@@ -82,8 +100,6 @@ def read_regular(
             chunks.append(block)
             total += len(block)
     except OSError as e:
-        if isinstance(e, ZooError):
-            raise
         raise error(f"cannot read {what} {path}: {e.strerror or e}.") from None
     finally:
         os.close(fd)
@@ -107,11 +123,18 @@ def jsonable(obj: Any) -> Any:
 
 def write_json_atomic(path: str | Path, obj: Any) -> None:
     """Write JSON to ``path`` so that a reader sees the old file or the whole new one."""
+    text = json.dumps(jsonable(obj), indent=2, sort_keys=False, allow_nan=True)
+    write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def write_bytes_atomic(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that a reader sees the old file or the whole new one (temporary file,
+    fsync, ``os.replace``); on any failure (a full disk) the temporary file is removed."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(jsonable(obj), f, indent=2, sort_keys=False, allow_nan=True)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o644)  # mkstemp makes 0600; results on a shared filesystem are for everyone to read
