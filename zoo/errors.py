@@ -56,26 +56,29 @@ STORAGE_ERRNOS = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quot
 """Errors of the place being written, not of the request: a write that meets one stops the command."""
 
 
-def storage_error(e: BaseException) -> StorageError | None:
+def storage_error(e: BaseException | str | None, where: str | None = None) -> StorageError | None:
     """A one-line :class:`StorageError` for an ``OSError`` that is ENOSPC, EDQUOT or EROFS, else None.
 
-    The CLI turns these into ``zoo: error: ...`` instead of a traceback; callers that record
-    failures use it to tell "the disk is full" (stop, resume later) from a failed cell.
+    ``e`` may also be a recorded failure reason (``OSError: [Errno 28] No space left on device: ...``,
+    as a worker reports it). ``where`` names what was being written (default: the error's file).
+    The CLI prints these as ``zoo: error: ...`` instead of a traceback; the sweep uses them to tell
+    "the disk is full" (stop, resume later) from a failed cell.
     """
-    if isinstance(e, StorageError):
+    if isinstance(e, StorageError) and where is None:
         return e
-    if not isinstance(e, OSError) or e.errno not in STORAGE_ERRNOS:
+    if isinstance(e, str):
+        n = next((n for n in STORAGE_ERRNOS if f"[Errno {n}] " in e or e.startswith(STORAGE_ERRNOS[n])), None)
+        filename = None
+    elif isinstance(e, OSError):
+        n = e.errno if e.errno in STORAGE_ERRNOS else None
+        filename = e.filename
+    else:
+        n = None
+    if n is None:
         return None
-    where = f" writing {e.filename}" if e.filename else ""
-    return StorageError(f"{STORAGE_ERRNOS[e.errno]} ({os.strerror(e.errno)}){where}; free some space (or choose "
-                        "another --out) and run the command again: finished work is kept.")
-
-
-def is_storage_text(text: str | None) -> bool:
-    """Whether a recorded failure reason comes from such an error (``OSError: [Errno 28] ...`` or our message)."""
-    if not text:
-        return False
-    return any(f"[Errno {n}] " in text for n in STORAGE_ERRNOS) or text.startswith(tuple(STORAGE_ERRNOS.values()))
+    where = where or (f"writing {filename}" if filename else "writing")
+    return StorageError(f"{STORAGE_ERRNOS[n]} ({os.strerror(n)}) {where}; free some space (or choose another "
+                        "--out) and run the command again.")
 
 
 def check_choice(kind: str, value: object, allowed: Iterable[str]) -> str:

@@ -25,7 +25,7 @@ from zoo.bench.executors import Done, Executor, Job, ProcessExecutor, bounded, c
 from zoo.bench.progress import Progress
 from zoo.bench.spec import Cell, Study
 from zoo.bench.store import FAILED, Store
-from zoo.errors import StorageError, is_storage_text, storage_error
+from zoo.errors import storage_error
 
 
 @dataclass
@@ -208,10 +208,9 @@ def _finish(done: Done, inflight: dict[str, tuple[Cell, Any]], store: Store, pro
     cell, lease = inflight[done.cell_id]
     result = done.result
     reason = done.error if result is None else result.get("reason")
-    if (result is None or result.get("status") == "error") and is_storage_text(reason):
-        # The disk, not the cell, failed: stop; the cell is released and runs again on resume.
-        raise StorageError(f"{reason.splitlines()[0][:300]} (while writing cell {cell.cell_id} in {store.dir}); "
-                           "free some space and run the command again: finished cells are kept.")
+    full = storage_error(reason, f"writing cell {cell.cell_id} in {store.dir} (finished cells are kept)")
+    if full is not None and (result is None or result.get("status") == "error"):
+        raise full  # the disk, not the cell, failed: stop; the cell is released and runs again on resume
     if result is None:
         result = write_failure(cell, lease.staging, done.status, done.error or "the runner failed")
     published = store.publish(lease)
