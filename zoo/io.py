@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from zoo.errors import FileError, ZooError
+from zoo.errors import ConfigError, FileError, ZooError
 
 CHUNK = 1 << 20  # 1 MiB reads
 
@@ -106,6 +106,28 @@ def read_regular(
     if total > limit or (size is not None and total != size):
         raise error(f"{what} {path} changed size while it was read; it is being written or is not a plain file.")
     return b"".join(chunks)
+
+
+def check_output_dir(path: str | Path, *, flag: str = "--out", error: type[ZooError] = ConfigError) -> Path:
+    """``path`` if it is a folder that can be created or written (checked before any work), else one line.
+
+    Refused: an empty value, a path that exists but is not a folder, one under a file, and one whose
+    nearest existing folder is not writable (``os.access`` also reports a read-only file system, as root).
+    """
+    if not str(path).strip():
+        raise error(f"{flag} is empty; pass a folder.")
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise error(f"{flag} {str(p)!r} exists and is not a folder; choose a folder (nothing was written).")
+    first = p
+    while not first.exists() and first != first.parent:
+        first = first.parent
+    if not first.is_dir():
+        raise error(f"{flag} {str(p)!r} lies under {str(first)!r}, which is not a folder (nothing was written).")
+    if not os.access(first, os.W_OK | os.X_OK):
+        raise error(f"{flag} {str(p)!r}: {str(first)!r} is not writable (a read-only file system or no permission); "
+                    "choose another folder (nothing was written).")
+    return p
 
 
 def jsonable(obj: Any) -> Any:

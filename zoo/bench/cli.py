@@ -76,6 +76,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.address and args.executor != "ray":
         raise ConfigError("--address is for --executor ray.")
     study = load_study(args.study, quick=args.quick)
+    if not args.dry_run:
+        from zoo.io import check_output_dir
+
+        check_output_dir(args.out)
     if args.dry_run:
         store = Store(args.out, study.name)
         statuses = store.statuses()
