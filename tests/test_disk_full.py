@@ -137,10 +137,12 @@ def test_zoo_bench_on_a_full_disk(disk, tmp_path, capfd):
     _bench_until_full(disk, tmp_path, capfd, (0, 3_000, 60_000, 200_000), workers=1)
 
 
+@pytest.mark.slow  # two fresh workers import torch twice: ~17 s here (the lease fix has a fast test in test_sweep.py)
 def test_zoo_bench_with_two_workers_on_a_full_disk(disk, tmp_path, capfd):
     _bench_until_full(disk, tmp_path, capfd, (120_000,), workers=2)
 
 
+@pytest.mark.slow  # ~16 s of figures
 def test_zoo_report_on_a_full_disk(disk, tmp_path, capfd):
     study = _study(tmp_path)
     assert _run(["bench", str(study), "--out", str(tmp_path / "runs"), "--threads", "1"], capfd)[0] == 0
