@@ -76,7 +76,7 @@ def build_parser(argv: Sequence[str] = ()) -> Parser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    from zoo.errors import ZooError
+    from zoo.errors import ZooError, storage_error
 
     try:
         parser = build_parser(argv)
@@ -84,6 +84,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.run(args) or 0)
     except ZooError as e:
         print(f"zoo: error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # a full or read-only disk is one line too (zoo.errors.storage_error); other OSErrors are bugs
+        if (full := storage_error(e)) is None:
+            raise
+        print(f"zoo: error: {full}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("zoo: interrupted", file=sys.stderr)
