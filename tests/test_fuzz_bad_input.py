@@ -455,12 +455,13 @@ def _bounded(seconds: int):
         resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
-def _run_inprocess(argv: list[str], capfd) -> tuple[int, str]:
+def _run_inprocess(argv: list[str], capfd, workdir: Path) -> tuple[int, str]:
     from zoo.cli import main
 
     cwd = os.getcwd()
     before = _children()
     capfd.readouterr()
+    os.chdir(workdir)  # a case that writes into "the current folder" (--out '') must not write into the checkout
     try:
         with _bounded(120):
             try:
@@ -499,7 +500,7 @@ def _check(case: Case, world, tmp_path: Path, capfd) -> None:
     if case.uses("{ro}") and not world["ro_effective"]:
         pytest.skip("no read-only folder here (root, and tmpfs cannot be mounted)")
     before = _snapshot(world)
-    code, err = _run_subprocess(argv, tmp_path) if case.sub else _run_inprocess(argv, capfd)
+    code, err = _run_subprocess(argv, tmp_path) if case.sub else _run_inprocess(argv, capfd, tmp_path)
     lines = err.splitlines()
     assert code != 0, f"accepted (exit 0): zoo {' '.join(argv)}\n{err}"
     assert "Traceback" not in err, err
