@@ -7,10 +7,11 @@ and exits non-zero; it never shows a traceback for these.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import errno
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 
 class ZooError(Exception):
@@ -47,13 +48,20 @@ class FileError(ZooError, OSError):
     """A file given to the zoo is missing, of the wrong kind (a directory, a device) or too large."""
 
 
-class StorageError(ZooError, OSError):
+class WriteError(ZooError, OSError):
+    """A file could not be written where the user asked: no permission, not a folder, ..."""
+
+
+class StorageError(WriteError):
     """The disk is full, over quota or read-only: nothing is wrong with the request, only with where it writes."""
 
 
 STORAGE_ERRNOS = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exceeded",
                   errno.EROFS: "the file system is read-only"}
 """Errors of the place being written, not of the request: a write that meets one stops the command."""
+
+UNWRITABLE_ERRNOS = (errno.EACCES, errno.EPERM, errno.ENOTDIR, errno.EISDIR)
+"""Errors of a place the user chose that cannot be written at all."""
 
 
 def storage_error(e: BaseException | str | None, where: str | None = None) -> StorageError | None:
@@ -69,7 +77,7 @@ def storage_error(e: BaseException | str | None, where: str | None = None) -> St
     if isinstance(e, str):
         n = next((n for n in STORAGE_ERRNOS if f"[Errno {n}] " in e or e.startswith(STORAGE_ERRNOS[n])), None)
         filename = None
-    elif isinstance(e, OSError):
+    elif isinstance(e, OSError) and not isinstance(e, ZooError):
         n = e.errno if e.errno in STORAGE_ERRNOS else None
         filename = e.filename
     else:
@@ -78,7 +86,35 @@ def storage_error(e: BaseException | str | None, where: str | None = None) -> St
         return None
     where = where or (f"writing {filename}" if filename else "writing")
     return StorageError(f"{STORAGE_ERRNOS[n]} ({os.strerror(n)}) {where}; free some space (or choose another "
-                        "--out) and run the command again.")
+                        "--out) and run the command again (what was complete is kept, nothing half-written is).")
+
+
+def write_error(e: BaseException, path: str | os.PathLike | None = None) -> WriteError | None:
+    """The one-line :class:`WriteError` an OSError of a write to ``path`` means, or None for other errors.
+
+    Storage errors (disk full, quota, read-only) give a :class:`StorageError`; a place that cannot be
+    written (no permission, not a folder) a plain :class:`WriteError`.
+    """
+    if isinstance(e, ZooError) or not isinstance(e, OSError):
+        return None
+    where = f"writing {path}" if path is not None else None
+    if (err := storage_error(e, where)) is not None:
+        return err
+    if e.errno in UNWRITABLE_ERRNOS:
+        return WriteError(f"cannot write {path or e.filename} ({e.strerror}); choose a folder you can write to.")
+    return None
+
+
+@contextlib.contextmanager
+def writing(path: str | os.PathLike) -> Iterator[None]:
+    """Turn an OSError of a write to ``path`` into a one-line :class:`WriteError` (:func:`write_error`)."""
+    try:
+        yield
+    except OSError as e:
+        err = write_error(e, path)
+        if err is None:
+            raise
+        raise err from None
 
 
 def check_choice(kind: str, value: object, allowed: Iterable[str]) -> str:

@@ -23,22 +23,20 @@ had a version (no ``schema`` key) read as version 0 and are upgraded on reading
 (:func:`upgrade`).
 
 Every write is atomic (temporary file + ``os.replace``), so a reader sees a file whole
-or not at all. A full disk or a folder that cannot be written raises :class:`WriteError`
+or not at all. A full disk or a folder that cannot be written raises :class:`zoo.errors.WriteError`
 (a :class:`~zoo.errors.ZooError`: one line for the user), and the temporary file is removed.
 Pure Python and numpy: the report reads records without torch.
 """
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import dataclasses
-import errno
 import json
 import math
 import os
 import secrets
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -46,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from zoo.errors import ZooError
+from zoo.errors import writing
 from zoo.io import write_json_atomic
 
 SCHEMA_VERSION = 1
@@ -93,14 +91,6 @@ FIELDS: dict[str, dict[str, Any]] = {
 }
 """Keys of one kind only. Cells may also carry ``peak_memory_kind``, ``epochs``, ``tuned``
 (values a tuner chose, e.g. ``{"lr": ...}``) and ``target_reached``."""
-
-
-class WriteError(ZooError, OSError):
-    """A record could not be written (disk full, read-only folder, ...)."""
-
-
-class DiskFullError(WriteError):
-    """No space left on the device while writing a record."""
 
 
 class RecordError(ValueError):
@@ -154,30 +144,6 @@ def _check_status(status: Any) -> None:
 # ----------------------------------------------------------------------------- writing
 
 
-def write_error(e: BaseException, path: str | Path, *, disk_full_only: bool = False) -> WriteError | None:
-    """The one-line :class:`WriteError` an OSError of a write to ``path`` means, or None for other errors."""
-    if isinstance(e, ZooError) or not isinstance(e, OSError):
-        return None
-    if e.errno in (errno.ENOSPC, errno.EDQUOT):
-        return DiskFullError(f"no space left on the device writing {path}; free some space and run the "
-                             "command again (what was complete is kept, nothing half-written is).")
-    if not disk_full_only and e.errno in (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EISDIR):
-        return WriteError(f"cannot write {path} ({e.strerror}); choose a folder you can write to.")
-    return None
-
-
-@contextlib.contextmanager
-def writing(path: str | Path) -> Iterator[None]:
-    """Turn an OSError of a write to ``path`` into a one-line :class:`WriteError` (:func:`write_error`)."""
-    try:
-        yield
-    except OSError as e:
-        err = write_error(e, path)
-        if err is None:
-            raise
-        raise err from None
-
-
 def _tmp(path: Path, suffix: str = ".tmp") -> Path:
     return path.with_name(f".{path.name}.{secrets.token_hex(6)}{suffix}")
 
@@ -194,7 +160,7 @@ def _replace_from_tmp(path: Path, write: Callable[[Path], None], suffix: str = "
 
 
 def write_json(path: str | Path, obj: Any) -> None:
-    """Write JSON atomically (zoo.io.write_json_atomic), failures as :class:`WriteError`."""
+    """Write JSON atomically (zoo.io.write_json_atomic), failures as :class:`zoo.errors.WriteError`."""
     with writing(path):
         write_json_atomic(path, obj)
 

@@ -16,6 +16,7 @@ from zoo.bench import runner
 from zoo.bench.lrfinder import RangeTestConfig, choose_lr
 from zoo.bench.runner import probe, run_cell, time_to_target
 from zoo.bench.spec import parse_study
+from zoo.errors import StorageError
 
 
 def _cell(**over):
@@ -187,7 +188,7 @@ def test_a_failed_cpu_allocation_is_oom(tmp_path, monkeypatch):
 
 
 def test_a_full_disk_is_not_the_cells_failure(tmp_path, monkeypatch):
-    """No space for the record: a one-line DiskFullError, and no result.json that would keep a resume
+    """No space for the record: a one-line StorageError, and no result.json that would keep a resume
     from running the cell again."""
     import errno
 
@@ -197,7 +198,7 @@ def test_a_full_disk_is_not_the_cells_failure(tmp_path, monkeypatch):
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(record, "write_history", full)
-    with pytest.raises(record.DiskFullError) as e:
+    with pytest.raises(StorageError) as e:
         run_cell(_cell(), tmp_path)
     assert "\n" not in str(e.value) and not (tmp_path / "result.json").exists()
 

@@ -16,6 +16,7 @@ import pytest
 
 from zoo.bench import store as store_mod
 from zoo.bench.store import Store, StudyMismatchError
+from zoo.errors import StorageError
 
 
 def _fake_result(lease, status="ok"):
@@ -180,7 +181,7 @@ def test_init_writes_study_and_cells_together_or_neither(tmp_path, monkeypatch):
 
     monkeypatch.setattr(record, "write_json_atomic", full_at_cells)
     s = Store(tmp_path, "st")
-    with pytest.raises(record.DiskFullError, match="no space left on the device writing .*cells.json") as e:
+    with pytest.raises(StorageError, match="the disk is full .* writing .*cells.json") as e:
         s.init({"name": "st"}, "A", [{"cell_id": "c1"}, {"cell_id": "c2"}])
     assert "\n" not in str(e.value)
     left = sorted(p.name for p in (tmp_path / "st").iterdir())
@@ -201,7 +202,7 @@ def test_init_takes_study_json_back_when_cells_json_cannot_be_linked(tmp_path, m
 
     monkeypatch.setattr(os, "link", link)
     s = Store(tmp_path, "st")
-    with pytest.raises(store_mod.record.DiskFullError):
+    with pytest.raises(StorageError):
         s.init({"name": "st"}, "A", [{"cell_id": "c1"}])
     assert not (tmp_path / "st" / "study.json").exists() and not (tmp_path / "st" / "cells.json").exists()
     assert not [p for p in (tmp_path / "st").iterdir() if p.name.endswith(".tmp")]
@@ -226,7 +227,6 @@ def _mount_tmpfs(path: Path, size: str) -> None:
 
 def test_init_on_a_full_filesystem(tmp_path):
     """A real full disk (a small tmpfs, filled): neither file; after freeing space, both."""
-    from zoo import record
 
     mnt = tmp_path / "small"
     _mount_tmpfs(mnt, "256k")
@@ -238,7 +238,7 @@ def test_init_on_a_full_filesystem(tmp_path):
                 f.write(b"\0" * 4096)
         os.truncate(filler, filler.stat().st_size - 4 * 4096)  # leave 16 KiB free
         s = Store(mnt, "st")
-        with pytest.raises(record.DiskFullError):
+        with pytest.raises(StorageError):
             s.init({"name": "st"}, "A", cells)
         assert not (mnt / "st" / "study.json").exists() and not (mnt / "st" / "cells.json").exists()
         assert not [p for p in (mnt / "st").iterdir() if p.name.endswith(".tmp")]

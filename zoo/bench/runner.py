@@ -11,7 +11,7 @@ last, atomically) a result whose status is one of ``zoo.record.STATUSES``:
 * ``error`` -- anything else, with the message (the traceback is in log.txt).
 
 A record that cannot be written (disk full, folder not writable) is not the cell's
-trouble: that :class:`zoo.record.WriteError` is raised, nothing is recorded, and a
+trouble: that :class:`zoo.errors.WriteError` is raised, nothing is recorded, and a
 resume runs the cell again.
 
 A failed cell is a row with its reason, not a crash (timm's ``benchmark.py``).
@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 from zoo import record
 from zoo.errors import ZooError
+from zoo.errors import WriteError, storage_error, writing
 
 if TYPE_CHECKING:
     from zoo.bench.spec import Cell
@@ -291,7 +292,7 @@ def base_result(cell: Cell, status: str, reason: str | None) -> dict[str, Any]:
 
 def write_failure(cell: Cell, workdir: Path, status: str, reason: str) -> dict[str, Any]:
     """Record a cell that could not run at all (its worker died): cell.json and result.json."""
-    with record.writing(workdir):
+    with writing(workdir):
         workdir.mkdir(parents=True, exist_ok=True)
     record.write_cell(workdir, cell.to_json())
     record.append_log(workdir, f"{time.strftime('%H:%M:%S')} {status}: {reason}")
@@ -303,10 +304,10 @@ def write_failure(cell: Cell, workdir: Path, status: str, reason: str) -> dict[s
 def run_cell(cell: Cell, workdir: str | Path, *, capture: bool = True) -> dict[str, Any]:
     """Train ``cell`` and write its record into ``workdir``; returns the result (also result.json, written last).
 
-    Raises :class:`zoo.record.WriteError` when the record cannot be written (disk full).
+    Raises :class:`zoo.errors.WriteError` when the record cannot be written (disk full).
     """
     workdir = Path(workdir)
-    with record.writing(workdir):
+    with writing(workdir):
         workdir.mkdir(parents=True, exist_ok=True)
     record.write_cell(workdir, cell.to_json())
     t0 = time.perf_counter()
@@ -318,9 +319,9 @@ def run_cell(cell: Cell, workdir: str | Path, *, capture: bool = True) -> dict[s
         try:
             _train(cell, workdir, result, log)
         except BaseException as e:  # noqa: BLE001 -- a failed cell is a row with its reason
-            if isinstance(e, (KeyboardInterrupt, record.WriteError)):
+            if isinstance(e, (KeyboardInterrupt, WriteError)):
                 raise
-            full = record.write_error(e, workdir, disk_full_only=True)
+            full = storage_error(e, f"writing {workdir}")
             if full is not None:  # the disk is full: not the cell's failure
                 raise full from None
             if _is_oom(e):

@@ -52,6 +52,7 @@ from typing import Any
 from zoo import record
 from zoo.errors import DataError, ZooError
 from zoo.record import FAILED, PENDING, STATUSES, CellRecord
+from zoo.errors import writing
 
 __all__ = ["FAILED", "STATUSES", "Lease", "Snapshot", "Store", "StudyMismatchError"]
 
@@ -79,7 +80,7 @@ def _tmp_json(path: Path, obj: Any) -> Path:
 
 def _link(tmp: Path, path: Path) -> bool:
     """Link ``tmp`` to ``path`` unless it exists: atomic and exclusive; True if we created it."""
-    with record.writing(path):
+    with writing(path):
         try:
             os.link(tmp, path)
             return True
@@ -175,7 +176,7 @@ class Store:
         store left with study.json alone (by a version before this one) gets its
         cells.json on the next init of the same study.
         """
-        with record.writing(self.dir):
+        with writing(self.dir):
             for d in (self.dir, self.lease_dir, self.staging_dir):
                 d.mkdir(parents=True, exist_ok=True)
         study_path, cells_path = self.dir / STUDY, self.dir / CELLS
@@ -194,7 +195,7 @@ class Store:
                 return False
             try:
                 if not _link(tmp_cells, cells_path):  # a leftover of an interrupted init: ours is this study's
-                    with record.writing(cells_path):
+                    with writing(cells_path):
                         os.replace(tmp_cells, cells_path)
             except BaseException:
                 study_path.unlink(missing_ok=True)

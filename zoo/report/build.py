@@ -42,6 +42,7 @@ from zoo.report.base import class_names
 from zoo.report.detail import FAMILY_TITLES, DetailSections
 from zoo.report.dynamics import DynamicsSections
 from zoo.report.fmt import fmt, fmt_ci, fmt_p, fmt_signed, fname
+from zoo.errors import writing
 
 ENV_SKIP = ("pid",)
 """env.json keys that differ per process and say nothing about the environment."""
@@ -426,13 +427,13 @@ def check_out(out: str | Path) -> None:
 
 def write_together(out: Path, contents: dict[str, bytes]) -> None:
     """Write ``{relative name: bytes}`` under ``out``: every file to a temporary one first, then
-    all renamed into place. A failure (disk full: :class:`zoo.record.DiskFullError`, one line)
+    all renamed into place. A failure (disk full: :class:`zoo.errors.StorageError`, one line)
     removes the temporaries, and ``out`` too if this call created it; the files of an earlier
     report stay as they were."""
     created = not out.exists()
     staged: list[tuple[Path, Path]] = []
     try:
-        with R.writing(out):
+        with writing(out):
             for name, data in contents.items():
                 path = out / name
                 path.parent.mkdir(parents=True, exist_ok=True)
