@@ -15,7 +15,7 @@ from bench_helpers import tiny_study
 from zoo.bench import runner
 from zoo.bench.lrfinder import RangeTestConfig, choose_lr
 from zoo.bench.runner import probe, run_cell, time_to_target
-from zoo.bench.spec import parse_study
+from zoo.bench.parse import parse_study
 
 
 def _cell(**over):

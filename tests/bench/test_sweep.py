@@ -13,7 +13,7 @@ from bench_helpers import tiny_study
 
 from zoo.bench.executors import Done, ProcessExecutor, SequentialExecutor
 from zoo.bench.progress import Progress
-from zoo.bench.spec import parse_study
+from zoo.bench.parse import parse_study
 from zoo.bench.sweep import run_study
 from zoo.cli import main
 
@@ -120,7 +120,7 @@ def test_progress_eta_and_counts():
     stream = io.StringIO()
     p = Progress("s", 4, {"pending": 4}, stream=stream, live=False)
     assert p.eta() == float("inf")
-    from zoo.bench.spec import Cell
+    from zoo.bench.cells import Cell
 
     c = Cell("s", "mlp-digits", "mlp", "digits", 0, "{}")
     p.started(c)

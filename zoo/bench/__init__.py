@@ -4,11 +4,13 @@
 >>> study = load_study("smoke", quick=True)           # doctest: +SKIP
 >>> summary = run_study(study, out="runs", workers=2)  # doctest: +SKIP
 
-See :mod:`zoo.bench.spec` for the study format and :mod:`zoo.bench.store` for
+See :mod:`zoo.bench.study` for the study format and :mod:`zoo.bench.store` for
 the record each cell leaves (what ``zoo.report`` reads).
 """
 
-from zoo.bench.spec import Cell, Study, StudyError, cell_id, load_study, parse_study
+from zoo.bench.cells import Cell, cell_id
+from zoo.bench.parse import load_study, parse_study
+from zoo.bench.study import Study, StudyError
 
 
 def __getattr__(name: str):

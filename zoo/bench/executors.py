@@ -39,7 +39,7 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
-from zoo.bench.spec import Cell
+from zoo.bench.cells import Cell
 from zoo.errors import ConfigError
 from zoo.procenv import process_env
 

@@ -13,7 +13,7 @@ import sys
 import time
 from typing import IO, Any
 
-from zoo.bench.spec import Cell
+from zoo.bench.cells import Cell
 
 DONE = ("ok", "diverged", "skipped")
 FAILED = ("error", "oom")

@@ -34,7 +34,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from zoo.bench.spec import Cell
+from zoo.bench.cells import Cell
 from zoo.errors import ZooError
 
 # ----------------------------------------------------------------------------- capabilities
