@@ -53,7 +53,14 @@ SECTIONS = ("model", "task", "optimizer", "loop", "data", "run")
 
 
 class _Mismatch(Exception):
-    pass
+    """A value that does not fit; ``want`` overrides the type's description."""
+
+    def __init__(self, want: str | None = None):
+        self.want = want
+
+
+INT_RANGES = {"seed": (0, SEED_MAX), "split_seed": (0, SEED_MAX), "threads": (0, THREADS_MAX)}
+"""Integers with a narrower range than a C long."""
 
 
 def unwrap_optional(tp: Any) -> tuple[Any, bool]:
@@ -100,12 +107,12 @@ def coerce(value: Any, tp: Any, name: str, *, text: bool = False, empty_ok: bool
     an integral float is accepted for an int field (``32.0``).
     """
     try:
-        return _coerce(value, tp, text, empty_ok)
-    except _Mismatch:
-        raise ConfigError(f"{name} must be {describe(tp)}, got {shown(value)}.") from None
+        return _coerce(value, tp, text, empty_ok, INT_RANGES.get(name, (-INT_LIMIT, INT_LIMIT)))
+    except _Mismatch as e:
+        raise ConfigError(f"{name} must be {e.want or describe(tp)}, got {shown(value)}.") from None
 
 
-def _coerce(value: Any, tp: Any, text: bool, empty_ok: bool) -> Any:
+def _coerce(value: Any, tp: Any, text: bool, empty_ok: bool, bounds: tuple[int, int] = (-INT_LIMIT, INT_LIMIT)) -> Any:
     base, optional = unwrap_optional(tp)
     if text and isinstance(value, str) and base is not str and optional and value.strip().lower() in ("none", "null"):
         return None
@@ -119,7 +126,7 @@ def _coerce(value: Any, tp: Any, text: bool, empty_ok: bool) -> Any:
     if origin in (typing.Union, types.UnionType):
         for arg in typing.get_args(base):
             try:
-                return _coerce(value, arg, text, empty_ok)
+                return _coerce(value, arg, text, empty_ok, bounds)
             except _Mismatch:
                 continue
         raise _Mismatch
@@ -158,7 +165,9 @@ def _coerce(value: Any, tp: Any, text: bool, empty_ok: bool) -> Any:
     if base is int:
         if isinstance(value, float) and math.isfinite(value) and value.is_integer():
             value = int(value)
-        if isinstance(value, numbers.Integral) and abs(int(value)) <= INT_LIMIT:
+        if isinstance(value, numbers.Integral):
+            if not bounds[0] <= int(value) <= bounds[1]:
+                raise _Mismatch(f"an integer in [{bounds[0]}, {bounds[1]}]")
             return int(value)
         raise _Mismatch
     if base is float:
@@ -484,12 +493,14 @@ def resolve(
     sections: tuple[str, ...] = SECTIONS,
     text: bool = False,
     caller: str = "zoo.train",
+    check_model: bool = True,
 ) -> RunConfig:
     """Sort flat ``settings`` into a checked :class:`RunConfig`.
 
     ``data_options``: the dataset's loader options and their types (``{}``: none checked);
     ``sections``: the parts the caller takes (``zoo.create`` takes model, task, optimizer);
-    ``text``: values are command-line strings.
+    ``text``: values are command-line strings; ``check_model``: construct the family's config
+    now (with its defaults for what the data implies) rather than when the model is built.
     """
     table = settings_table(model_config, kind)
     groups: dict[str, dict[str, Any]] = {s: {} for s in SECTIONS}
@@ -505,18 +516,21 @@ def resolve(
             value = coerce(value, s.type, key, text=text, empty_ok=s.default == "")
         groups[s.section][key] = value
     entry_optim = TASK_SETTINGS[kind].default_optim
-    model_cfg = model_config(**groups["model"])  # checks the values; the builder's own defaults may differ
+    model_settings = groups["model"]
+    if check_model:  # the builder's own defaults and the data's sizes may differ from the config's
+        model_cfg = model_config(**model_settings)
+        model_settings = {k: getattr(model_cfg, k) for k in model_settings}
     cfg = RunConfig(
         model=model,
         kind=kind,
-        model_settings={k: getattr(model_cfg, k) for k in groups["model"]},
+        model_settings=model_settings,
         task=TASK_SETTINGS[kind](**groups["task"]),
         optimizer=OptimConfig(**(groups["optimizer"] or entry_optim)),
         loop=LoopConfig(**groups["loop"]),
         data=DataConfig(**groups["data"]),
         run=RunSettings(**groups["run"]),
     )
-    check_combination(model_cfg, cfg.data)
+    check_combination(model_settings, cfg.data)
     return cfg
 
 
@@ -538,9 +552,11 @@ def check_data_options(options: Any, allowed: Mapping[str, Any] | None, *, datas
     return out
 
 
-def check_combination(model_config: Any, data: DataConfig) -> None:
-    """Settings that are each valid but not together (called again with the built model's config)."""
-    if getattr(model_config, "norm", None) == "batch" and data.batch_size < 2:
+def check_combination(model: Any, data: DataConfig) -> None:
+    """Settings that are each valid but not together; ``model``: the model settings (a mapping),
+    or the built model's config once the builder's defaults are known."""
+    norm = model.get("norm") if isinstance(model, Mapping) else getattr(model, "norm", None)
+    if norm == "batch" and data.batch_size < 2:
         raise ConfigError(f"norm 'batch' needs batches of at least 2 samples, got batch_size {data.batch_size}.")
 
 

@@ -32,11 +32,19 @@ def dataset_kind_and_options(data: str) -> tuple[str, dict[str, Any]]:
 
 
 def resolve(
-    model: str, data: str | None = None, *, text: bool = False, file: config.ConfigFile | None = None, **settings: Any
+    model: str,
+    data: str | None = None,
+    *,
+    text: bool = False,
+    file: config.ConfigFile | None = None,
+    check_model: bool = False,
+    **settings: Any,
 ) -> config.RunConfig:
     """The checked configuration of training ``model`` on ``data`` (None: the model's default) with ``settings``.
 
     ``file``: a configuration file's settings, under ``settings`` (explicit ones win).
+    ``check_model``: construct the family's config now, with its defaults for the sizes the
+    data implies (a study checks this way); otherwise that check comes when the model is built.
     """
     entry = registry.get(model)
     if data is None:
@@ -54,7 +62,8 @@ def resolve(
         if file.kind is not None and file.kind != kind:
             raise ConfigError(f"{file.source}: task.kind is {file.kind!r}, but dataset {data!r} is {kind}.")
         settings = {**{k: v for k, v in file.settings.items() if k != "data"}, **settings}
-    cfg = config.resolve(model, entry.config, kind, {**settings, "data": data}, data_options=options, text=text)
+    cfg = config.resolve(model, entry.config, kind, {**settings, "data": data}, data_options=options, text=text,
+                         check_model=check_model)
     cfg.data.data_options = {"split_seed": 0, **cfg.data.data_options}  # one test set for every training seed
     return cfg
 

@@ -285,7 +285,7 @@ def _config_error(problem: Problem, params: Mapping[str, Any]) -> str | None:
     """The message of zoo's own check of ``params`` for ``problem`` (:func:`zoo.factory.resolve`), or None."""
     params = {k: v for k, v in params.items() if not (k == "lr" and isinstance(v, Mapping))}  # lr chosen by a tuner
     try:
-        factory.resolve(problem.model, problem.data, **params)
+        factory.resolve(problem.model, problem.data, check_model=True, **params)
     except ZooError as e:
         return str(e)
     except (TypeError, ValueError, KeyError, AttributeError) as e:
