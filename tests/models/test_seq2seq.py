@@ -10,7 +10,6 @@ greedy, and saved models reproduce their outputs. The bar run on ``spa_eng``
 from __future__ import annotations
 
 import json
-import shlex
 from collections import Counter
 from pathlib import Path
 
