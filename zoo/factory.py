@@ -47,6 +47,8 @@ def resolve(
     data implies (a study checks this way); otherwise that check comes when the model is built.
     """
     entry = registry.get(model)
+    if data is None and file is not None:
+        data = file.settings.get("data")
     if data is None:
         data = entry.default_data
         if data is None:
