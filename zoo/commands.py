@@ -122,7 +122,7 @@ def read_config_file(path: str):
     import json
 
     from zoo.bench.yamlfile import FileError, read_yaml
-    from zoo.config import SECTIONS, read_config
+    from zoo.config import read_config
 
     p = Path(path)
     if p.is_dir() and (p / "card.json").is_file():
@@ -134,10 +134,10 @@ def read_config_file(path: str):
             raise FileError(str(p), "", f"cannot read the configuration ({' '.join(str(e).split())}).") from None
     else:
         doc = read_yaml(p, what="configuration file")
-    if isinstance(doc, dict) and not set(doc) & set(SECTIONS) and "config" in doc:  # a card or a result.json
-        doc = doc["config"]
+    if isinstance(doc, dict) and ("format" in doc or "spec" in doc):  # a card or a result.json, not a recipe
+        doc = doc.get("config")
         if not isinstance(doc, dict):
-            raise FileError(str(p), "config", "holds no configuration (written before zoo recorded it).")
+            raise FileError(str(p), "config", "holds no run configuration (written before zoo recorded it).")
     return read_config(doc, str(p))
 
 

@@ -579,7 +579,7 @@ class ConfigFile:
         for key, section in self.sections.items():
             s = table.get(key)
             if s is not None and s.section != section:
-                raise ConfigError(f"{self.source}: {section}.{key}: {key!r} is a {s.section} setting; move it under {s.section}.")
+                raise ConfigError(f"{self.source}: {section}.{key}: {key!r} is not a {section} setting; move it under {s.section}.")
 
 
 def read_config(doc: Any, source: str) -> ConfigFile:
