@@ -11,9 +11,13 @@ resolved configuration as YAML and exits.
 from __future__ import annotations
 
 import argparse
+import ast
+import inspect
 import sys
+import textwrap
 import time
 import typing
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -74,9 +78,26 @@ def add_setting_flags(p: argparse.ArgumentParser, model: str | None) -> None:
     add_dataclass_flags(p, config.LoopConfig, title="training loop")
 
 
+@lru_cache(maxsize=None)
+def field_docs(cls: type) -> dict[str, str]:
+    """``{field: docstring}`` read from the string literal under each field of ``cls`` (help texts)."""
+    docs: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        try:
+            tree = ast.parse(textwrap.dedent(inspect.getsource(klass)))
+        except (OSError, TypeError, SyntaxError):
+            continue
+        body = tree.body[0].body if tree.body and isinstance(tree.body[0], ast.ClassDef) else []
+        for node, nxt in zip(body, body[1:]):
+            if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+                if isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant) and isinstance(nxt.value.value, str):
+                    docs[node.target.id] = " ".join(nxt.value.value.split())
+    return docs
+
+
 def add_dataclass_flags(parser: Any, cls: type, *, skip: set[str] = frozenset(), title: str | None = None) -> list[str]:
     """Add ``--field`` (and ``--field-name``) for each field of ``cls``; returns the field names added."""
-    from zoo.config import dataclass_settings, field_docs
+    from zoo.config import dataclass_settings
 
     group = parser.add_argument_group(title or (cls.__doc__ or cls.__name__).splitlines()[0])
     docs = field_docs(cls)

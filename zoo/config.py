@@ -21,12 +21,9 @@ looks the model's config class and the dataset's options up and passes them in.
 
 from __future__ import annotations
 
-import ast
 import dataclasses
-import inspect
 import math
 import numbers
-import textwrap
 import types
 import typing
 from collections.abc import Mapping
@@ -191,23 +188,6 @@ def _parse_text(text: str, base: type) -> Any:
         return float(text)  # 'inf', '1e400' parse, and are refused as not finite
     except (KeyError, ValueError, OverflowError):
         raise _Mismatch from None
-
-
-@lru_cache(maxsize=None)
-def field_docs(cls: type) -> dict[str, str]:
-    """``{field: docstring}`` read from the string literal under each field of ``cls`` (help texts)."""
-    docs: dict[str, str] = {}
-    for klass in reversed(cls.__mro__):
-        try:
-            tree = ast.parse(textwrap.dedent(inspect.getsource(klass)))
-        except (OSError, TypeError, SyntaxError):
-            continue
-        body = tree.body[0].body if tree.body and isinstance(tree.body[0], ast.ClassDef) else []
-        for node, nxt in zip(body, body[1:]):
-            if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
-                if isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant) and isinstance(nxt.value.value, str):
-                    docs[node.target.id] = " ".join(nxt.value.value.split())
-    return docs
 
 
 def _check_fraction(name: str, value: float, *, high_inclusive: bool = False) -> None:
