@@ -44,6 +44,8 @@ DEVICES = ("cpu", "cuda", "mps", "auto")
 PRECISIONS = ("32-true", "16-mixed", "bf16-mixed")
 LOGGERS = ("csv", "tensorboard", "wandb", "none")
 SECTIONS = ("model", "task", "optimizer", "loop", "data", "run")
+NOTES = "evidence"
+"""A configuration file's section that is not settings (a recipe's bar and measurements): not read."""
 
 
 # ----------------------------------------------------------------------------- the one value parser
@@ -566,9 +568,9 @@ def read_config(doc: Any, source: str) -> ConfigFile:
     """A configuration document as flat settings; ``model`` and ``data`` may be bare names."""
     if not isinstance(doc, Mapping):
         raise ConfigError(f"{source}: a configuration is a mapping of {', '.join(SECTIONS)}, got {shown(doc)}.")
-    unknown = [k for k in doc if k not in SECTIONS]
+    unknown = [k for k in doc if k not in SECTIONS and k != NOTES]
     if unknown:
-        raise UnknownNameError(f"section in {source}:", unknown[0], SECTIONS)
+        raise UnknownNameError(f"section in {source}:", unknown[0], (*SECTIONS, NOTES))
     out = ConfigFile(source, None, None, {}, {})
     for section in SECTIONS:
         part = doc.get(section)
