@@ -124,10 +124,10 @@ def test_parsing_every_shipped_study_imports_no_lightning():
                        env={**os.environ, "PYTHONPATH": str(REPO)}, cwd=REPO)
     assert p.returncode == 0, p.stderr
     count, mods = p.stdout.splitlines()
-    if count != "0":
-        pytest.xfail(f"lightning is imported by the registries' modules, not by the study parser: {mods}")
+    assert "'zoo.tasks'" not in mods and "'zoo.engine'" not in mods and "'zoo.training'" not in mods  # no task is built
+    if count != "0" and "'zoo.data.core'" in mods:
+        pytest.xfail("lightning still comes with zoo.data (LightningDataModule loaders), which the dataset registry imports")
     assert count == "0"
-    assert "zoo.tasks" not in mods and "zoo.engine" not in mods
 
 
 # ----------------------------------------------------------------------------- bad invocations
