@@ -181,16 +181,18 @@ def cmd_train(args: argparse.Namespace) -> int:
     if data is None and file is not None:
         data = file.settings.get("data")
     data = coerce(data, str | None, "data")  # '' is refused here, by name
-    if getattr(args, "data_option", None):
+    if getattr(args, "data_option", None):  # KEY=VALUE texts, typed by the loader's options, over the file's
         opts = {}
         for item in args.data_option:
             key, sep, value = item.partition("=")
             if not sep or not key:
                 raise ConfigError(f"--data-option takes KEY=VALUE, got {item!r}.")
             opts[key] = value
-        types = factory.dataset_kind_and_options(data or entry.default_data)[1] if (data or entry.default_data) else None
-        earlier = file.settings.get("data_options", {}) if file else {}
-        flags["data_options"] = {**(earlier if isinstance(earlier, dict) else {}), **check_data_options(opts, types, dataset=str(data or entry.default_data), text=True)}
+        name = data or entry.default_data
+        types = factory.dataset_kind_and_options(name)[1] if name else None
+        earlier = file.settings.get("data_options") if file else None
+        flags["data_options"] = {**(earlier if isinstance(earlier, dict) else {}),
+                                 **check_data_options(opts, types, dataset=str(name), text=True)}
     cfg = factory.resolve(model, data, file=file, **flags)
     if args.print_config:
         print(yaml.safe_dump(cfg.to_dict(), sort_keys=False, default_flow_style=None), end="")

@@ -473,7 +473,6 @@ def resolve(
     *,
     data_options: Mapping[str, Any] | None = None,
     sections: tuple[str, ...] = SECTIONS,
-    text: bool = False,
     caller: str = "zoo.train",
     check_model: bool = True,
 ) -> RunConfig:
@@ -481,7 +480,7 @@ def resolve(
 
     ``data_options``: the dataset's loader options and their types (``{}``: none checked);
     ``sections``: the parts the caller takes (``zoo.create`` takes model, task, optimizer);
-    ``text``: values are command-line strings; ``check_model``: construct the family's config
+    ``check_model``: construct the family's config
     now (with its defaults for what the data implies) rather than when the model is built.
     """
     table = settings_table(model_config, kind)
@@ -493,9 +492,9 @@ def resolve(
         if s.section not in sections:
             raise ConfigError(f"{key!r} is a {s.section} setting; {caller} takes {', '.join(sections)} settings.")
         if key == "data_options":
-            value = check_data_options(value, data_options, dataset=str(settings.get("data", "")), text=text)
+            value = check_data_options(value, data_options, dataset=str(settings.get("data", "")))
         else:
-            value = coerce(value, s.type, key, text=text, empty_ok=s.default == "")
+            value = coerce(value, s.type, key, empty_ok=s.default == "")
         groups[s.section][key] = value
     entry_optim = TASK_SETTINGS[kind].default_optim
     model_settings = groups["model"]

@@ -35,7 +35,6 @@ def resolve(
     model: str,
     data: str | None = None,
     *,
-    text: bool = False,
     file: config.ConfigFile | None = None,
     check_model: bool = False,
     **settings: Any,
@@ -53,7 +52,7 @@ def resolve(
         data = entry.default_data
         if data is None:
             raise ConfigError(f"model {model!r} has no default dataset; pass one (zoo list shows them).")
-    data = config.coerce(data, str, "data", text=text)
+    data = config.coerce(data, str, "data")
     kind, options = dataset_kind_and_options(data)
     if kind not in entry.tasks:
         raise ConfigError(f"model {model!r} trains for {', '.join(entry.tasks)}; dataset {data!r} is {kind}.")
@@ -64,8 +63,7 @@ def resolve(
         if file.kind is not None and file.kind != kind:
             raise ConfigError(f"{file.source}: task.kind is {file.kind!r}, but dataset {data!r} is {kind}.")
         settings = {**{k: v for k, v in file.settings.items() if k != "data"}, **settings}
-    cfg = config.resolve(model, entry.config, kind, {**settings, "data": data}, data_options=options, text=text,
-                         check_model=check_model)
+    cfg = config.resolve(model, entry.config, kind, {**settings, "data": data}, data_options=options, check_model=check_model)
     cfg.data.data_options = {"split_seed": 0, **cfg.data.data_options}  # one test set for every training seed
     return cfg
 
