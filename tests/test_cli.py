@@ -23,6 +23,57 @@ def run(argv, capsys):
 def test_list(capsys):
     code, out, _ = run(["list"], capsys)
     assert code == 0 and "mlp" in out and "digits" in out and "embedded" in out
+    assert "  char_gru           language_model" in out and "  mnist              multiclass     data dir" in out
+    code, out, _ = run(["list", "models", "--pattern", "char_*"], capsys)
+    names = [line.split()[0] for line in out.splitlines()[1:]]
+    assert code == 0 and out.startswith("models:\n") and "datasets:" not in out
+    assert names == sorted(n for n in __import__("zoo").list_models() if n.startswith("char_"))
+
+
+NO_TORCH = """
+import sys
+from zoo.cli import main
+try:
+    code = main({argv!r})
+except SystemExit as e:
+    code = e.code
+heavy = sorted(m for m in ("torch", "lightning", "lightning.pytorch", "torchmetrics") if m in sys.modules)
+print(code, heavy)
+"""
+
+
+@pytest.mark.parametrize("argv", [["--help"], [], ["list"], ["list", "datasets"], ["report", "--help"], ["lst"]])
+def test_help_list_and_report_import_neither_torch_nor_lightning(argv):
+    p = subprocess.run([sys.executable, "-c", NO_TORCH.format(argv=argv)], capture_output=True, text=True, timeout=120)
+    code, heavy = p.stdout.strip().splitlines()[-1].split(" ", 1)
+    assert heavy == "[]", f"zoo {' '.join(argv)} imported {heavy}"
+    assert int(code) == (2 if argv in ([], ["lst"]) else 0), p.stderr
+    if argv == ["lst"]:
+        assert "invalid choice: 'lst'" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_report_command_module_imports_without_torch():
+    code = "import sys, zoo.report.cli\nprint(sorted(m for m in ('torch', 'lightning') if m in sys.modules))"
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert p.stdout.strip() == "[]", p.stderr
+
+
+def test_command_table_matches_the_modules():
+    """Every command of the static table is defined by its module, with the table's help line, and nothing else."""
+    import importlib
+
+    from zoo.cli import COMMANDS, Parser
+
+    for module in dict.fromkeys(c.module for c in COMMANDS):
+        parser = Parser(prog="zoo")
+        sub = parser.add_subparsers(parser_class=Parser)
+        mine = [c for c in COMMANDS if c.module == module]
+        importlib.import_module(module).add_commands(sub, [mine[0].name])
+        assert list(sub.choices) == [c.name for c in mine], module
+        helps = {a.dest: a.help for a in sub._choices_actions}
+        for c in mine:
+            assert helps[c.name] == c.help, c.name
+            assert callable(sub.choices[c.name].get_default("run")), c.name
 
 
 def test_train_writes_run_folder(tmp_path, capsys):

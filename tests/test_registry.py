@@ -1,3 +1,7 @@
+import subprocess
+import sys
+from pathlib import Path
+
 import lightning as L
 import pytest
 
@@ -59,3 +63,24 @@ def test_bad_values_name_the_value_and_the_allowed(kwargs, message):
 def test_unknown_task_kind_for_model():
     with pytest.raises(UnknownNameError, match="unknown task"):
         zoo.create("mlp", task="seq2seq")
+
+
+def test_the_index_of_zoo_list_is_the_live_registry():
+    """zoo/index.json (what `zoo list` reads without torch) equals the registries; `python -m zoo.index` rewrites it."""
+    from zoo import index
+
+    assert index.read() == index.build(), "zoo/index.json is stale: run `python -m zoo.index`"
+    models = {m["name"]: m for m in index.read()["models"]}
+    assert models.keys() == set(zoo.list_models())
+    assert models["char_gru"]["tasks"] == ["language_model"] and models["mlp"]["summary"] == registry.get("mlp").summary
+    assert index.render(index.read()) == (Path(index.__file__).with_name(index.INDEX_FILE)).read_text(encoding="utf-8")
+
+
+def test_registry_lookups_need_the_families_imported():
+    """zoo.registry imports no family: a process that never imported zoo.models is told so, not shown an empty zoo."""
+    code = "from zoo import registry\ntry:\n    registry.get('mlp')\nexcept RuntimeError as e:\n    print(e)\n"
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert "import zoo.models" in p.stdout, p.stderr
+    code = "import sys, zoo\nassert 'torch' not in sys.modules\nprint(len(zoo.list_models()))"
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0 and int(p.stdout) == len(zoo.list_models()), p.stderr

@@ -6,14 +6,18 @@ Public API::
     zoo.list_models(pattern="*")      -> list[str]
     zoo.train(model, data, **kwargs)  -> TrainResult
     zoo.load_checkpoint(path, ...)    -> LightningModule (verified weights)
+    zoo.list_datasets(pattern="*")    -> list[str]
 """
 
-from zoo.registry import list_models
 from zoo.version import __version__
 
 
 def __getattr__(name: str):
-    # Lazy: `import zoo` stays cheap; lightning loads on first use.
+    # Lazy: `import zoo` stays cheap (no torch); the families and lightning load on first use.
+    if name == "list_models":
+        from zoo.models import list_models
+
+        return list_models
     if name == "create":
         from zoo.factory import create
 

@@ -61,15 +61,15 @@ def _model_in(argv: list[str]) -> str | None:
 
 def add_setting_flags(p: argparse.ArgumentParser, model: str | None) -> None:
     """Flags of the data, the run, the model's config, its tasks, the optimizer and the loop."""
-    from zoo import config, registry
+    from zoo import config, models  # the filled model registry
     from zoo.optim import OptimConfig
 
     add_dataclass_flags(p, config.DataConfig, skip={"data_options"}, title="data")
     p.add_argument("--data-option", "--data_option", action="append", metavar="KEY=VALUE",
                    default=argparse.SUPPRESS, help="dataset loader option, e.g. limit=2000 or val_size=5000 (repeatable)")
     add_dataclass_flags(p, config.RunSettings, title="run")
-    if model is not None and model in registry.list_models():
-        entry = registry.get(model)
+    if model is not None and model in models.list_models():
+        entry = models.get(model)
         add_dataclass_flags(p, entry.config, skip=IMPLIED, title=f"model {model}: {entry.summary}")
         done: set[str] = set()
         for cls in dict.fromkeys(config.TASK_SETTINGS[kind] for kind in entry.tasks if kind in config.TASK_SETTINGS):
@@ -165,7 +165,7 @@ def read_config_file(path: str):
 def cmd_train(args: argparse.Namespace) -> int:
     import yaml
 
-    from zoo import factory, registry
+    from zoo import factory, models
     from zoo.config import check_data_options, coerce
     from zoo.errors import ConfigError
     from zoo.training import headline, train
@@ -174,7 +174,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     model = args.model or (file.model if file else None)
     if model is None:
         raise ConfigError("zoo train needs a MODEL (zoo list models) or --config FILE naming one.")
-    entry = registry.get(model)  # unknown name: one line with close matches
+    entry = models.get(model)  # unknown name: one line with close matches
     meta = {"command", "run", "model", "config", "print_config", "out", "data_option", "data"}
     flags = {k: v for k, v in vars(args).items() if k not in meta}
     data = getattr(args, "data", None)
@@ -218,20 +218,22 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from zoo import registry
+    """Models and datasets from the zoo's index (``zoo/index.py``): no torch, no Lightning."""
+    import fnmatch
 
+    from zoo import index
+
+    listing = index.read()
     if args.what in ("all", "models"):
         print("models:")
-        for e in registry.entries():
-            if e.name in registry.list_models(args.pattern):
-                print(f"  {e.name:<18} {'/'.join(e.tasks):<28} {e.summary}")
+        for e in listing["models"]:
+            if fnmatch.fnmatchcase(e["name"], args.pattern):
+                print(f"  {e['name']:<18} {'/'.join(e['tasks']):<28} {e['summary']}")
     if args.what in ("all", "datasets"):
-        from zoo.data import get_dataset, list_datasets
-
         print("datasets:")
-        for name in list_datasets(args.pattern):
-            d = get_dataset(name)
-            where = "embedded" if getattr(d, "embedded", False) else "data dir"
-            print(f"  {name:<18} {d.kind:<14} {where}")
+        for d in listing["datasets"]:
+            if fnmatch.fnmatchcase(d["name"], args.pattern):
+                where = "embedded" if d["embedded"] else "data dir"
+                print(f"  {d['name']:<18} {d['kind']:<14} {where}")
     return 0
 

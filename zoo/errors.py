@@ -8,6 +8,8 @@ and exits non-zero; it never shows a traceback for these.
 from __future__ import annotations
 
 import difflib
+import errno
+import os
 from collections.abc import Iterable
 
 
@@ -39,6 +41,44 @@ class DataError(ZooError, OSError):
 
 class CheckpointError(ZooError, OSError):
     """A checkpoint is missing, corrupt, or does not fit what was asked."""
+
+
+class FileError(ZooError, OSError):
+    """A file given to the zoo is missing, of the wrong kind (a directory, a device) or too large."""
+
+
+class StorageError(ZooError, OSError):
+    """The disk is full, over quota or read-only: nothing is wrong with the request, only with where it writes."""
+
+
+STORAGE_ERRNOS = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exceeded",
+                  errno.EROFS: "the file system is read-only"}
+"""Errors of the place being written, not of the request: a write that meets one stops the command."""
+
+
+def storage_error(e: BaseException | str | None, where: str | None = None) -> StorageError | None:
+    """A one-line :class:`StorageError` for an ``OSError`` that is ENOSPC, EDQUOT or EROFS, else None.
+
+    ``e`` may also be a recorded failure reason (``OSError: [Errno 28] No space left on device: ...``,
+    as a worker reports it). ``where`` names what was being written (default: the error's file).
+    The CLI prints these as ``zoo: error: ...`` instead of a traceback; the sweep uses them to tell
+    "the disk is full" (stop, resume later) from a failed cell.
+    """
+    if isinstance(e, StorageError) and where is None:
+        return e
+    if isinstance(e, str):
+        n = next((n for n in STORAGE_ERRNOS if f"[Errno {n}] " in e or e.startswith(STORAGE_ERRNOS[n])), None)
+        filename = None
+    elif isinstance(e, OSError):
+        n = e.errno if e.errno in STORAGE_ERRNOS else None
+        filename = e.filename
+    else:
+        n = None
+    if n is None:
+        return None
+    where = where or (f"writing {filename}" if filename else "writing")
+    return StorageError(f"{STORAGE_ERRNOS[n]} ({os.strerror(n)}) {where}; free some space (or choose another "
+                        "--out) and run the command again.")
 
 
 def check_choice(kind: str, value: object, allowed: Iterable[str]) -> str:

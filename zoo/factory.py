@@ -15,6 +15,7 @@ import typing
 from collections.abc import Mapping
 from typing import Any
 
+import zoo.models  # noqa: F401  (registers every family)
 from zoo import config, registry
 from zoo.errors import ConfigError, UnknownNameError, ZooError
 

@@ -1,4 +1,4 @@
-"""File primitives every layer shares: sha256 of a file, atomic JSON writes.
+"""File primitives every layer shares: sha256 of a file, atomic JSON writes, bounded reads.
 
 Kept free of torch, Lightning and every other zoo module so that the store,
 the report and the data fetcher can use them without importing a model.
@@ -10,9 +10,12 @@ import dataclasses
 import hashlib
 import json
 import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any
+
+from zoo.errors import ConfigError, FileError, ZooError
 
 CHUNK = 1 << 20  # 1 MiB reads
 
@@ -24,6 +27,107 @@ def sha256_file(path: str | Path, chunk: int = CHUNK) -> str:
         while block := f.read(chunk):
             h.update(block)
     return h.hexdigest()
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISFIFO(mode):
+        return "a pipe"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def _open_regular(path: Path, *, max_bytes: int, size: int | None, what: str, error: type[ZooError]) -> tuple[int, int]:
+    """(descriptor, size) of ``path`` opened read-only and non-blocking, checked to be a regular file
+    of at most ``max_bytes`` (exactly ``size`` when given); else ``error``, one line naming the file."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    except FileNotFoundError:
+        raise error(f"{what} {path} does not exist.") from None
+    except IsADirectoryError:
+        raise error(f"{what} {path} is a directory, not a file.") from None
+    except OSError as e:
+        raise error(f"cannot open {what} {path}: {e.strerror or e}.") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise error(f"{what} {path} is {_kind(st.st_mode)}, not a regular file.")
+        if st.st_size > max_bytes:
+            raise error(f"{what} {path} is {st.st_size:,} bytes, more than the {max_bytes:,} allowed.")
+        if size is not None and st.st_size != size:
+            raise error(f"{what} {path} is {st.st_size:,} bytes, not the {size:,} recorded for it; it is corrupt or was changed.")
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, st.st_size
+
+
+def check_regular(path: str | Path, *, max_bytes: int, what: str = "file", error: type[ZooError] = FileError) -> int:
+    """The size of ``path`` if it is a regular file of at most ``max_bytes`` (links followed), else ``error``."""
+    fd, n = _open_regular(Path(path), max_bytes=max_bytes, size=None, what=what, error=error)
+    os.close(fd)
+    return n
+
+
+def read_regular(
+    path: str | Path,
+    *,
+    max_bytes: int,
+    size: int | None = None,
+    what: str = "file",
+    error: type[ZooError] = FileError,
+) -> bytes:
+    """The bytes of ``path``, which must be a regular file (links are followed) of at most ``max_bytes``
+    (and of exactly ``size`` bytes when given); else ``error`` with one line naming the file.
+
+    Opened non-blocking, so a pipe never hangs the reader; checked with ``fstat`` on the open
+    descriptor (what is read is what was checked), and never more than ``max_bytes + 1`` bytes
+    are read, so a file that grows meanwhile (or a device such as /dev/zero) cannot fill memory.
+    """
+    path = Path(path)
+    fd, _ = _open_regular(path, max_bytes=max_bytes, size=size, what=what, error=error)
+    limit = max_bytes if size is None else size
+    chunks, total = [], 0
+    try:
+        while total <= limit:
+            block = os.read(fd, min(CHUNK, limit + 1 - total))
+            if not block:
+                break
+            chunks.append(block)
+            total += len(block)
+    except OSError as e:
+        raise error(f"cannot read {what} {path}: {e.strerror or e}.") from None
+    finally:
+        os.close(fd)
+    if total > limit or (size is not None and total != size):
+        raise error(f"{what} {path} changed size while it was read; it is being written or is not a plain file.")
+    return b"".join(chunks)
+
+
+def check_output_dir(path: str | Path, *, flag: str = "--out", error: type[ZooError] = ConfigError) -> Path:
+    """``path`` if it is a folder that can be created or written (checked before any work), else one line.
+
+    Refused: an empty value, a path that exists but is not a folder, one under a file, and one whose
+    nearest existing folder is not writable (``os.access`` also reports a read-only file system, as root).
+    """
+    if not str(path).strip():
+        raise error(f"{flag} is empty; pass a folder.")
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise error(f"{flag} {str(p)!r} exists and is not a folder; choose a folder (nothing was written).")
+    first = p
+    while not first.exists() and first != first.parent:
+        first = first.parent
+    if not first.is_dir():
+        raise error(f"{flag} {str(p)!r} lies under {str(first)!r}, which is not a folder (nothing was written).")
+    if not os.access(first, os.W_OK | os.X_OK):
+        raise error(f"{flag} {str(p)!r}: {str(first)!r} is not writable (a read-only file system or no permission); "
+                    "choose another folder (nothing was written).")
+    return p
 
 
 def jsonable(obj: Any) -> Any:
@@ -41,11 +145,18 @@ def jsonable(obj: Any) -> Any:
 
 def write_json_atomic(path: str | Path, obj: Any) -> None:
     """Write JSON to ``path`` so that a reader sees the old file or the whole new one."""
+    text = json.dumps(jsonable(obj), indent=2, sort_keys=False, allow_nan=True)
+    write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def write_bytes_atomic(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that a reader sees the old file or the whole new one (temporary file,
+    fsync, ``os.replace``); on any failure (a full disk) the temporary file is removed."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(jsonable(obj), f, indent=2, sort_keys=False, allow_nan=True)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o644)  # mkstemp makes 0600; results on a shared filesystem are for everyone to read

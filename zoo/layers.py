@@ -1,6 +1,7 @@
 """Name -> factory tables for the building blocks every family shares.
 
-Activations, normalizations, initializers and the input scaler. A study axis
+Activations, normalizations, initializers, the input scaler and the recurrent
+state helpers. A study axis
 names an entry of these tables (``activation: [relu, selu, mish]``), so every
 name here is part of the public vocabulary; the error for an unknown one lists
 them all.
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Union
 
 import torch
 from torch import Tensor, nn
@@ -187,3 +189,23 @@ def fit_input_scalers(module: nn.Module, train_inputs: Tensor) -> None:
     for m in module.modules():
         if isinstance(m, InputScaler):
             m.fit(train_inputs)
+
+
+# ----------------------------------------------------------------------------- recurrent state
+
+RNNState = Union[Tensor, tuple[Tensor, Tensor]]
+"""Hidden state of ``nn.GRU``/``nn.RNN`` ((num_layers, B, hidden)) or ``nn.LSTM`` ((h, c), both that shape)."""
+
+
+def detach_state(state: RNNState | None) -> RNNState | None:
+    """The state cut from the graph (truncated back-propagation through time)."""
+    if state is None:
+        return None
+    if isinstance(state, tuple):
+        return tuple(s.detach() for s in state)  # type: ignore[return-value]
+    return state.detach()
+
+
+def state_batch_size(state: RNNState) -> int:
+    """The batch size B of a recurrent state."""
+    return (state[0] if isinstance(state, tuple) else state).shape[1]

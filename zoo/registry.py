@@ -6,6 +6,12 @@ its own defaults, as timm's ``_create_resnet``); :func:`zoo.create` wraps the
 module in the LightningModule (task) for the data it is trained on. Keys are builder names
 (``mlp``, ``small_cnn``, ``char_gru``); registering a name twice raises, as in
 torchvision's ``_api.py``.
+
+This module imports no family: the families' package, :mod:`zoo.models`,
+imports every family file (each registers its builders here) and re-exports
+these look-ups, as ``timm.models`` and ``torchvision.models`` do. Whoever needs
+the filled registry imports :mod:`zoo.models` (:mod:`zoo.factory` does); a
+look-up in a process that never imported it is a bug, and says so.
 """
 
 from __future__ import annotations
@@ -15,13 +21,14 @@ import fnmatch
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
-
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from zoo.errors import UnknownNameError
 
-Builder = Callable[..., nn.Module]
+if TYPE_CHECKING:
+    from torch import nn
+
+Builder = Callable[..., "nn.Module"]
 
 
 @dataclass(frozen=True)
@@ -76,13 +83,14 @@ def register_model(
     return wrap
 
 
-def _ensure_loaded() -> None:
-    import zoo.models  # noqa: F401  (registers the builders)
+def _check_filled() -> None:
+    if not _REGISTRY:
+        raise RuntimeError("no model is registered: import zoo.models (it registers every family) before looking models up.")
 
 
 def get(name: str) -> ModelEntry:
     """The entry for ``name``; an unknown name lists close matches."""
-    _ensure_loaded()
+    _check_filled()
     try:
         return _REGISTRY[name]
     except (KeyError, TypeError):
@@ -91,12 +99,12 @@ def get(name: str) -> ModelEntry:
 
 def list_models(pattern: str = "*") -> list[str]:
     """Sorted model names matching a shell-style ``pattern``."""
-    _ensure_loaded()
+    _check_filled()
     return sorted(n for n in _REGISTRY if fnmatch.fnmatchcase(n, pattern))
 
 
 def entries() -> list[ModelEntry]:
-    _ensure_loaded()
+    _check_filled()
     return [_REGISTRY[n] for n in sorted(_REGISTRY)]
 
 
@@ -105,7 +113,7 @@ def builder_params(name: str) -> dict[str, dataclasses.Field]:
     return {f.name: f for f in dataclasses.fields(get(name).config)}
 
 
-def call_builder(name: str, kwargs: dict[str, Any]) -> nn.Module:
+def call_builder(name: str, kwargs: dict[str, Any]) -> "nn.Module":
     """Build ``name`` with ``kwargs``, rejecting unknown keywords by name."""
     params = builder_params(name)
     unknown = sorted(set(kwargs) - set(params))

@@ -10,7 +10,6 @@ whole in ``result.json`` and in its checkpoint card.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import random
@@ -23,11 +22,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from zoo import factory, registry
+from zoo import factory, record, registry
 from zoo.config import ConfigFile, RunConfig, check_combination, check_seed
 from zoo.engine import FitResult, fit, make_fabric, resolve_device
 from zoo.errors import ConfigError
-from zoo.io import write_json_atomic
 from zoo.tasks import Task
 
 
@@ -183,50 +181,31 @@ def _loggers(kind: str, run_dir: Path, name: str) -> list[Any]:
 
 
 def write_run(res: TrainResult, *, save: bool = True) -> None:
-    """Write a run folder; result.json last, so its presence means the run is complete."""
+    """Write the run folder through zoo.record: metrics.csv, predictions, checkpoint, result.json last."""
     from zoo.checkpoint import save_checkpoint
 
-    d = res.run_dir
-    assert d is not None
-    write_history_csv(d / "metrics.csv", res.fit.history)
-    save_predictions(d / "predictions_test.npz", res.predictions)
-    summary = summarize(res)
-    if save:
-        save_checkpoint(res.task, d / "checkpoint", metrics=res.metrics, fit=summary["fit"], config=summary["config"])
-    write_json_atomic(d / "result.json", summary)
+    result = summarize(res)
 
+    def checkpoint(folder: Path) -> None:
+        save_checkpoint(res.task, folder / record.CHECKPOINT, metrics=res.metrics, fit=result["fit"], config=result["config"])
 
-def save_predictions(path: Path, predictions: dict[str, torch.Tensor]) -> None:
-    """Per-sample test outputs as numpy arrays (``probs``/``pred`` and ``target``), so reports
-    and curves need neither torch nor the model."""
-    np.savez_compressed(path, **{k: v.detach().cpu().numpy() for k, v in predictions.items()})
+    record.write_run(res.run_dir, result, history=res.fit.history, predictions=res.predictions,
+                     checkpoint=checkpoint if save else None)
 
 
 def summarize(res: TrainResult) -> dict[str, Any]:
-    fitres = dataclasses.asdict(res.fit)
-    fitres.pop("history")
-    return {
-        "status": res.status,
-        "config": res.config,
-        "spec": res.task.zoo_spec,
-        "num_parameters": res.task.num_parameters(),
-        "fit": fitres,
-        "metrics": res.metrics,
-        "seconds": res.seconds,
-    }
-
-
-def write_history_csv(path: Path, history: list[dict[str, Any]]) -> None:
-    """One row per epoch, the union of the rows' keys as columns (also the benchmark store's metrics.csv)."""
-    import csv
-
-    keys: list[str] = []
-    for row in history:
-        keys += [k for k in row if k not in keys]
-    with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=keys)
-        w.writeheader()
-        w.writerows(history)
+    """The run's result.json (zoo.record's schema, kind ``run``)."""
+    return record.new_result(
+        "run", record.DIVERGED if res.fit.diverged else record.OK,
+        "training loss became NaN or infinite" if res.fit.diverged else None,
+        task_kind=getattr(res.task, "kind", None),
+        spec=res.task.zoo_spec,
+        num_parameters=res.task.num_parameters(),
+        fit=record.fit_summary(res.fit),
+        metrics=res.metrics,
+        seconds=res.seconds,
+        config=res.config,
+    )
 
 
 def headline(metrics: dict[str, Any]) -> dict[str, float]:

@@ -171,3 +171,41 @@ def test_environment_names_a_gpu_only_when_there_is_one(device):
     there = {"cpu": False, "cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available()}[device]
     assert (env["gpu"] is not None) == there
     assert env["torch_threads"] == torch.get_num_threads() and env["versions"]["torch"] == torch.__version__
+
+
+def test_a_failed_cpu_allocation_is_oom(tmp_path, monkeypatch):
+    """torch's CPU allocator says `DefaultCPUAllocator: can't allocate memory` (e.g. --hidden 2000000000)."""
+    import zoo.training
+
+    def huge(*a, **k):
+        torch.empty(2**48)  # 1 PiB of float32: refused on every machine
+
+    monkeypatch.setattr(zoo.training, "train", huge)
+    res = run_cell(_cell(), tmp_path)
+    assert res["status"] == "oom" and "allocate" in res["reason"], res["reason"]
+    assert json.loads((tmp_path / "result.json").read_text())["status"] == "oom"
+
+
+def test_a_full_disk_is_not_the_cells_failure(tmp_path, monkeypatch):
+    """No space for the record: a one-line DiskFullError, and no result.json that would keep a resume
+    from running the cell again."""
+    import errno
+
+    from zoo import record
+
+    def full(*a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(record, "write_history", full)
+    with pytest.raises(record.DiskFullError) as e:
+        run_cell(_cell(), tmp_path)
+    assert "\n" not in str(e.value) and not (tmp_path / "result.json").exists()
+
+
+def test_result_json_is_the_record_schema(tmp_path):
+    from zoo import record
+
+    run_cell(_cell(), tmp_path)
+    stored = record.read_result(tmp_path)
+    assert stored["schema"] == record.SCHEMA_VERSION and stored["kind"] == "cell"
+    assert set(record.COMMON) | set(record.FIELDS["cell"]) <= set(stored)

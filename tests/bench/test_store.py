@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import multiprocessing as mp
 import os
@@ -156,3 +158,92 @@ def test_cleanup_keeps_live_and_removes_dead(tmp_path):
     s.cleanup()
     assert live.staging.exists() and live.path.exists()
     assert not orphan.exists()
+
+
+# ----------------------------------------------------------------------------- disk full (issue 10)
+
+def _enospc(*_a, **_k):
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_init_writes_study_and_cells_together_or_neither(tmp_path, monkeypatch):
+    """A full disk while cells.json is written (the old code had study.json by then, and
+    `zoo bench status` said 0 cells) leaves neither file; the next init writes both."""
+    from zoo import record
+
+    real = record.write_json_atomic
+
+    def full_at_cells(path, obj):
+        if "cells.json" in Path(path).name:
+            _enospc()
+        real(path, obj)
+
+    monkeypatch.setattr(record, "write_json_atomic", full_at_cells)
+    s = Store(tmp_path, "st")
+    with pytest.raises(record.DiskFullError, match="no space left on the device writing .*cells.json") as e:
+        s.init({"name": "st"}, "A", [{"cell_id": "c1"}, {"cell_id": "c2"}])
+    assert "\n" not in str(e.value)
+    left = sorted(p.name for p in (tmp_path / "st").iterdir())
+    assert left == [".leases", ".staging"]  # no study.json, no cells.json, no temporary file
+    monkeypatch.setattr(record, "write_json_atomic", real)  # space freed
+    assert s.init({"name": "st"}, "A", [{"cell_id": "c1"}, {"cell_id": "c2"}])
+    assert [c["cell_id"] for c in s.read_cells()] == ["c1", "c2"]
+    assert s.summary(c["cell_id"] for c in s.read_cells())["pending"] == 2
+
+
+def test_init_takes_study_json_back_when_cells_json_cannot_be_linked(tmp_path, monkeypatch):
+    real_link = os.link
+
+    def link(src, dst, *a, **k):
+        if Path(dst).name == "cells.json":
+            _enospc()
+        return real_link(src, dst, *a, **k)
+
+    monkeypatch.setattr(os, "link", link)
+    s = Store(tmp_path, "st")
+    with pytest.raises(store_mod.record.DiskFullError):
+        s.init({"name": "st"}, "A", [{"cell_id": "c1"}])
+    assert not (tmp_path / "st" / "study.json").exists() and not (tmp_path / "st" / "cells.json").exists()
+    assert not [p for p in (tmp_path / "st").iterdir() if p.name.endswith(".tmp")]
+
+
+def test_a_store_left_with_study_json_alone_gets_its_cells_on_resume(tmp_path):
+    """What the code before the atomic init left on a full disk: study.json without cells.json."""
+    s = _init(tmp_path)
+    (tmp_path / "st" / "cells.json").unlink()
+    assert s.read_cells() == []
+    assert not s.init({"name": "st"}, "A", [{"cell_id": "c1"}])  # the same study: resumed, and repaired
+    assert [c["cell_id"] for c in s.read_cells()] == ["c1"]
+
+
+def _mount_tmpfs(path: Path, size: str) -> None:
+    path.mkdir(parents=True, exist_ok=True)
+    p = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True, text=True)
+    if p.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here ({(p.stderr or p.stdout).strip()[:120]}); the monkeypatched "
+                    "disk-full tests above cover the same paths")
+
+
+def test_init_on_a_full_filesystem(tmp_path):
+    """A real full disk (a small tmpfs, filled): neither file; after freeing space, both."""
+    from zoo import record
+
+    mnt = tmp_path / "small"
+    _mount_tmpfs(mnt, "256k")
+    try:
+        cells = [{"cell_id": f"c{i:04d}", "params": {"pad": "x" * 100}} for i in range(200)]  # ~40 KB of JSON
+        filler = mnt / "filler"
+        with open(filler, "wb", buffering=0) as f, contextlib.suppress(OSError):  # fill the disk
+            while True:
+                f.write(b"\0" * 4096)
+        os.truncate(filler, filler.stat().st_size - 4 * 4096)  # leave 16 KiB free
+        s = Store(mnt, "st")
+        with pytest.raises(record.DiskFullError):
+            s.init({"name": "st"}, "A", cells)
+        assert not (mnt / "st" / "study.json").exists() and not (mnt / "st" / "cells.json").exists()
+        assert not [p for p in (mnt / "st").iterdir() if p.name.endswith(".tmp")]
+        filler.unlink()  # space freed
+        assert s.init({"name": "st"}, "A", cells)
+        assert len(s.read_cells()) == 200
+    finally:
+        subprocess.run(["umount", str(mnt)], capture_output=True)

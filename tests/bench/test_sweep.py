@@ -172,3 +172,75 @@ def test_worker_environment(monkeypatch):
     assert default_threads(2) >= 1
     assert isinstance(make_executor("local", workers=1), SequentialExecutor)
     assert isinstance(make_executor("local", workers=3, threads=1), ProcessExecutor)
+
+
+class _FailingExecutor(SequentialExecutor):
+    """Every cell comes back as ``done`` without running it (what a dead or failed worker reports)."""
+
+    def __init__(self, done):
+        super().__init__(threads=1)
+        self.make_done = done
+
+    def start(self) -> None: ...
+
+    def submit(self, job) -> None:
+        self._done.append(self.make_done(job))
+
+
+def _nothing_half_done(store: Path) -> None:
+    assert not [p for p in (store / ".leases").iterdir() if not p.name.startswith(".")]
+    assert not list((store / ".staging").iterdir())
+    assert not [d for d in store.iterdir() if d.is_dir() and not d.name.startswith(".")], "no cell was recorded"
+
+
+def test_a_full_disk_while_recording_a_failure_releases_the_lease(tmp_path, monkeypatch):
+    """The failure path once popped the in-flight entry before releasing its lease: a lease and its
+    staging folder stayed behind when writing the failure record hit a full disk."""
+    import errno
+
+    import zoo.bench.runner
+    from zoo.errors import StorageError
+
+    def full(cell, workdir, *a, **k):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(workdir / "result.json"))
+
+    monkeypatch.setattr(zoo.bench.runner, "write_failure", full)
+    study = parse_study(tiny_study(), "t.yaml")
+    ex = _FailingExecutor(lambda job: Done(job.cell.cell_id, None, error="the worker process died (exit code 1)"))
+    with pytest.raises(StorageError, match=r"^the disk is full \(No space left on device\) writing .*result.json; free"):
+        run_study(study, out=tmp_path, executor=ex, quiet=True)
+    _nothing_half_done(tmp_path / "tiny")
+
+
+@pytest.mark.parametrize("how", ["worker_failed", "runner_recorded"])
+def test_a_cell_that_met_a_full_disk_is_released_not_recorded(tmp_path, how):
+    """A cell whose runner failed on a full disk is not a failed cell: the sweep stops, and a resume runs it."""
+    from zoo.errors import StorageError
+
+    text = "OSError: [Errno 28] No space left on device: '/x/metrics.csv'"
+    if how == "worker_failed":
+        ex = _FailingExecutor(lambda job: Done(job.cell.cell_id, None, error=text))
+    else:
+        def recorded(job):
+            job.workdir.mkdir(parents=True, exist_ok=True)
+            (job.workdir / "result.json").write_text(json.dumps({"status": "error", "reason": text}))
+            return Done(job.cell.cell_id, {"status": "error", "reason": text})
+
+        ex = _FailingExecutor(recorded)
+    study = parse_study(tiny_study(), "t.yaml")
+    with pytest.raises(StorageError, match=r"^the disk is full \(No space left on device\) writing cell [0-9a-f]+ in .*finished cells are kept"):
+        run_study(study, out=tmp_path, executor=ex, quiet=True)
+    _nothing_half_done(tmp_path / "tiny")
+
+
+def test_ray_address_errors_touch_nothing(tmp_path, capfd):
+    """A wrong --address is one line: no progress line before it, no store folder."""
+    p = tmp_path / "t.yaml"
+    import yaml
+
+    p.write_text(yaml.safe_dump(tiny_study()))
+    for address in ("127.0.0.1:1", "nonsense"):
+        assert main(["bench", str(p), "--executor", "ray", "--address", address, "--out", str(tmp_path / "runs")]) == 2
+        err = capfd.readouterr().err
+        assert err.count("\n") == 1 and err.startswith("zoo: error: ") and "Traceback" not in err, err
+        assert not (tmp_path / "runs").exists()

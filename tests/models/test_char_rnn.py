@@ -7,6 +7,7 @@ few seconds; they assert the loss falls, the model beats the unigram baseline
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections import Counter
 
@@ -15,10 +16,12 @@ import torch
 
 import zoo
 from zoo.data import load
-from zoo.data.charlm import SAMPLE_TEXT, CharBatches, sample_text
+from zoo.data.charlm import SAMPLE_SHA256, CharBatches, sample_text
 from zoo.errors import CheckpointError, ConfigError, DataError, UnknownNameError
-from zoo.models.char_rnn import CharRNN, CharRNNConfig, generate
+from zoo.apps.generate import generate
+from zoo.models.char_rnn import CharRNN, CharRNNConfig
 
+SAMPLE_TEXT = sample_text()
 FAST = dict(progress=False, logger="none")
 SAMPLE_OPTS = {"window": 50}
 
@@ -79,7 +82,7 @@ def test_state_carries_exactly(cell):
 def test_embedded_sample_is_verified_and_needs_no_files(monkeypatch, tmp_path):
     monkeypatch.setenv("ZOO_DATA", str(tmp_path))  # an empty data directory
     monkeypatch.setenv("ZOO_OFFLINE", "1")
-    assert sample_text() == SAMPLE_TEXT and len(SAMPLE_TEXT) == 39_908
+    assert len(SAMPLE_TEXT) == 39_908 and hashlib.sha256(SAMPLE_TEXT.encode("utf-8")).hexdigest() == SAMPLE_SHA256
     dm = load("shakespeare_sample")
     info = dm.info
     assert info.kind == "language_model" and info.extra["lowercase"] is True
@@ -87,6 +90,18 @@ def test_embedded_sample_is_verified_and_needs_no_files(monkeypatch, tmp_path):
     tokens = info.extra["vocab"]["tokens"]
     assert tokens[:2] == ["<pad>", "<unk>"] and set(tokens[2:]) == set(SAMPLE_TEXT[:32_000].lower())
     assert info.num_classes == len(tokens) == info.extra["vocab_size"]
+
+
+def test_a_modified_sample_file_is_refused(monkeypatch):
+    import zoo.data.charlm as charlm
+
+    monkeypatch.setattr(charlm, "SAMPLE_SHA256", "0" * 64)  # as if zoo/data/shakespeare_sample.txt had been edited
+    charlm.sample_text.cache_clear()
+    try:
+        with pytest.raises(DataError, match="shakespeare_sample.txt was modified"):
+            charlm.sample_text()
+    finally:
+        charlm.sample_text.cache_clear()
 
 
 def test_embedded_sample_is_the_start_of_tiny_shakespeare(shared_data, monkeypatch):

@@ -33,7 +33,8 @@ from zoo.data.translation import (
     tokenize_words,
 )
 from zoo.errors import CheckpointError, ConfigError, UnknownNameError
-from zoo.models.seq2seq import Seq2Seq, Seq2SeqConfig, load_translator, translate
+from zoo.apps.translate import load_translator, translate
+from zoo.models.seq2seq import Seq2Seq, Seq2SeqConfig
 from zoo.tasks import Seq2SeqTask, corpus_bleu
 from zoo.training import load_data
 

@@ -40,7 +40,7 @@ from zoo.data.corpus import (
 from zoo.errors import ConfigError, DataError, UnknownNameError, ZooError
 from zoo.eval_words import WordVectors
 from zoo.models.word2vec import CBOW, SkipGram, Word2VecConfig, word2vec_cbow, word2vec_sgns
-from zoo.registry import get, list_models
+from zoo.models import get, list_models
 from zoo.optim import SparseSGD
 from zoo.tasks import EmbeddingTask
 

@@ -1,5 +1,6 @@
-"""Realistic results stores for the report tests, in the store format of the harness
-(``runs/<study>/study.json`` and one folder per cell; see zoo/bench/analysis.py).
+"""Realistic results stores for the report tests, written through the harness's own writers:
+zoo/bench/store.py (study.json and cells.json, :meth:`Store.init`) and zoo/record.py (every
+file of a cell folder, result.json in the current schema).
 
 Predictions and histories of the classification and regression problems are real: a
 one-hidden-layer network written in numpy is trained epoch by epoch, with a real
@@ -9,7 +10,8 @@ look like the real thing and cost milliseconds. Language-model, seq2seq and word
 cells carry fabricated metrics (the harness stores no predictions for them). Failures
 are injected on request: error, oom, skipped, pending (half-written) and diverged cells.
 
-Nothing here imports zoo: the fixtures are an independent stand-in for the harness.
+The training and the reference metrics are independent of zoo (numpy and scipy); only the
+files are written by zoo's record writers, so the report reads what the harness writes.
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from zoo import record
+from zoo.bench.store import Store
 
 PROBLEMS = {
     "mlp-digits": ("mlp", "digits", "multiclass"),
@@ -273,7 +278,7 @@ def fabricated(kind: str, params: dict[str, Any], seed: int, epochs: int) -> tup
         if kind != "embedding":
             row["val_loss"] = tl + 0.05 + rng.normal(0, 0.01)
         if kind == "seq2seq":
-            row["val_token_acc"] = 0.45 + 0.25 * q * (1 - decay) + rng.normal(0, 0.005)
+            row["val_acc"] = 0.45 + 0.25 * q * (1 - decay) + rng.normal(0, 0.005)
         row["epoch_seconds"] = 20 + rng.normal(0, 0.5)
         history.append(row)
     noise = rng.normal(0, 0.01)
@@ -283,10 +288,11 @@ def fabricated(kind: str, params: dict[str, Any], seed: int, epochs: int) -> tup
         test = {"loss": loss, "perplexity": math.exp(loss), "bits_per_char": loss / math.log(2)}
     elif kind == "seq2seq":
         ta = 0.55 + 0.18 * q + noise
-        val = {"loss": final + 0.05, "token_acc": ta + 0.005, "bleu": 18 + 12 * q + 50 * noise}
-        test = {"loss": final + 0.06 + noise, "token_acc": ta, "bleu": 17.5 + 12 * q + 60 * noise}
+        val = {"loss": final + 0.05, "acc": ta + 0.005, "bleu": 0.18 + 0.12 * q + 0.5 * noise}
+        test = {"loss": final + 0.06 + noise, "acc": ta, "bleu": 0.175 + 0.12 * q + 0.6 * noise,
+                "exact": 0.05 + 0.1 * q + noise}
     else:
-        test = {"analogy_acc": 0.12 + 0.08 * q + noise, "wordsim_spearman": 0.41 + 0.1 * q + 2 * noise,
+        test = {"analogy_acc": 0.12 + 0.08 * q + noise, "ws353_spearman": 0.41 + 0.1 * q + 2 * noise,
                 "simlex_spearman": 0.18 + 0.05 * q + noise}
         val = {"loss": history[-1]["train_loss"]}
     return history, val, test
@@ -299,19 +305,6 @@ def fabricated(kind: str, params: dict[str, Any], seed: int, epochs: int) -> tup
 
 def cell_id_of(spec: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:12]
-
-
-def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
-    keys: list[str] = []
-    for r in rows:
-        keys += [k for k in r if k not in keys]
-    lines = [",".join(keys)] + [",".join("" if r.get(k) is None else repr(float(r[k])) if isinstance(r.get(k), float)
-                                         else str(r[k]) for k in keys) for r in rows]
-    path.write_text("\n".join(lines) + "\n")
-
-
-def _json(path: Path, obj: Any) -> None:
-    path.write_text(json.dumps(obj, indent=2, default=float))
 
 
 ENV = {"git_commit": "0123456789abcdef0123456789abcdef01234567", "python": "3.11.9",
@@ -330,15 +323,18 @@ def make_store(root: Path, name: str, *, problems: list[str], scientific: dict[s
     of the cell that gets it. ``fabricated_grid`` restricts the nuisance grid of fabricated
     families (their cells are slow in real life, studies run fewer of them).
     """
-    study_dir = Path(root) / name
-    study_dir.mkdir(parents=True, exist_ok=True)
     axes = {**{a: {"role": "scientific", "values": v} for a, v in scientific.items()},
             **{a: {"role": "nuisance", "values": v} for a, v in nuisance.items()},
-            **{a: {"role": "fixed", "value": v} for a, v in fixed.items()}}
-    _json(study_dir / "study.json", {"name": name, "problems": problems, "axes": axes, "seeds": seeds,
-                                     "budget": {"max_epochs": epochs}, "search": "grid", "target": target})
+            **{a: {"role": "fixed", "values": [v]} for a, v in fixed.items()}}
+    study = {"name": name, "description": "", "quick": False,
+             "problems": [{"id": p, "model": PROBLEMS[p][0], "data": PROBLEMS[p][1], "kind": PROBLEMS[p][2],
+                           "data_options": {}, "params": {}} for p in problems],
+             "axes": axes, "scientific": list(scientific), "nuisance": list(nuisance), "fixed": fixed,
+             "data_options": {}, "seeds": seeds, "budget": {"max_epochs": epochs}, "search": {"kind": "grid"},
+             "target": target}
     inject = inject or {}
     names = list(scientific) + list(nuisance)
+    plan = []
     for problem in problems:
         model, data, kind = PROBLEMS[problem]
         grid = {**scientific, **nuisance}
@@ -349,29 +345,37 @@ def make_store(root: Path, name: str, *, problems: list[str], scientific: dict[s
                 setting = dict(zip(names, values))
                 status = next((s for s, (p, v, sd) in inject.items()
                                if p == problem and sd == seed and all(setting.get(k) == x for k, x in v.items())), "ok")
-                _write_cell(study_dir, name, problem, model, data, kind, setting, scientific, nuisance, fixed, seed,
-                            epochs, status, target, problem in lr_range and seed == seeds[0])
-    return study_dir
+                plan.append((problem, model, data, kind, setting, seed, status))
+    cells = [_cell_json(name, problem, model, data, setting, scientific, nuisance, fixed, seed, target)
+             for problem, model, data, kind, setting, seed, _ in plan]
+    store = Store(root, name)
+    store.init(study, json.dumps(study, sort_keys=True), cells)
+    for (problem, model, data, kind, setting, seed, status), cell in zip(plan, cells):
+        _write_cell(store.dir, cell, kind, epochs, status, target, problem in lr_range and seed == seeds[0])
+    return store.dir
 
 
-def _write_cell(study_dir, study, problem, model, data, kind, setting, scientific, nuisance, fixed, seed, epochs,
-                status, target, with_lr_range) -> None:
+def _cell_json(study, problem, model, data, setting, scientific, nuisance, fixed, seed, target) -> dict[str, Any]:
     params = {**fixed, **setting}
-    spec = {"study": study, "problem": problem, "params": params, "seed": seed}
-    cid = cell_id_of(spec)
+    cid = cell_id_of({"study": study, "problem": problem, "params": params, "seed": seed})
+    return {"cell_id": cid, "study": study, "problem": problem, "model": model, "data": data, "seed": seed,
+            "params": params, "scientific": {a: setting[a] for a in scientific},
+            "nuisance": {a: setting[a] for a in nuisance}, "fixed": fixed, "target": target}
+
+
+def _write_cell(study_dir: Path, cell: dict[str, Any], kind: str, epochs: int, status: str, target: dict | None,
+                with_lr_range: bool) -> None:
+    cid, problem, data, seed, params = cell["cell_id"], cell["problem"], cell["data"], cell["seed"], cell["params"]
     d = study_dir / cid
     d.mkdir()
-    _json(d / "cell.json", {"cell_id": cid, "study": study, "problem": problem, "model": model, "data": data,
-                            "seed": seed, "params": params,
-                            "scientific": {a: setting[a] for a in scientific},
-                            "nuisance": {a: setting[a] for a in nuisance}, "fixed": fixed})
-    _json(d / "env.json", ENV)
+    record.write_cell(d, cell)
+    record.write_env(d, ENV)
     batch_size = int(params.get("batch_size", 32))
     device, precision = params.get("device", "cpu"), params.get("precision", "32-true")
-    base = {"task_kind": kind, "device": device, "precision": precision, "batch_size": batch_size}
+    base = {"task_kind": kind, "device": device, "precision": precision, "batch_size": batch_size, "cell_id": cid}
     if status == "skipped":
-        _json(d / "result.json", {**base, "status": "skipped", "reason": "device 'cuda' is not available here",
-                                  "metrics": {}, "fit": {}, "seconds": 0.0})
+        record.write_result(d, record.new_result("cell", "skipped", "device 'cuda' is not available here", **base,
+                                                 metrics={}, fit={}, seconds=0.0))
         return
     if kind in ("multiclass", "binary", "regression"):
         tr = train_mlp(kind, data, optimizer=params.get("optimizer", "adam"), lr=float(params.get("lr", 0.01)),
@@ -388,29 +392,29 @@ def _write_cell(study_dir, study, problem, model, data, kind, setting, scientifi
         history, val_m, test_m = fabricated(kind, params, seed, epochs)
         n_params = {"language_model": 214_593, "seq2seq": 1_204_226, "embedding": 3_360_000}[kind]
         tr = None
-    (d / "log.txt").write_text(f"cell {cid} {problem} {params} seed={seed}\n" +
-                               "".join(f"epoch {r['epoch']} train_loss {r['train_loss']:.4f}\n" for r in history))
+    record.append_log(d, f"cell {cid} {problem} {params} seed={seed}\n" +
+                      "".join(f"epoch {r['epoch']} train_loss {r['train_loss']:.4f}\n" for r in history))
     if status == "pending":
-        _write_csv(d / "metrics.csv", history[:2])
+        record.write_history(d, history[:2])
         (d / ".result.json.x1y2.tmp").write_text('{"status": "o')  # a writer killed mid-write
         return
-    _write_csv(d / "metrics.csv", history)
+    record.write_history(d, history)
     if with_lr_range:
         lrs = np.geomspace(1e-5, 1.0, 40)
         x = np.log10(lrs) - {"sgd": -0.6, "momentum": 0.3}.get(str(params.get("optimizer")), 0.0)
         losses = (2.3 - 1.4 / (1 + np.exp(-(x + 3.2) * 2.5)) + 0.02 * np.sin(7 * x)
                   + np.where(x > -0.8, np.exp((x + 0.8) * 6) - 1, 0))
-        _json(d / "lr_range.json", {"lrs": lrs.tolist(), "losses": losses.tolist(), "chosen_lr": float(lrs[np.argmin(losses)] / 10)})
+        record.write_lr_range(d, {"lrs": lrs.tolist(), "losses": losses.tolist(),
+                                  "chosen_lr": float(lrs[np.argmin(losses)] / 10)})
     if status == "error":
-        (d / "log.txt").write_text((d / "log.txt").read_text() + "Traceback (most recent call last):\n  ...\n"
-                                   "RuntimeError: worker exited with signal 9 (killed)\n")
-        _json(d / "result.json", {**base, "status": "error", "reason": "RuntimeError: worker exited with signal 9 (killed)",
-                                  "metrics": {}, "fit": {"stop_reason": "error"}, "seconds": 1.2})
+        record.append_log(d, "Traceback (most recent call last):\n  ...\nRuntimeError: worker exited with signal 9 (killed)")
+        record.write_result(d, record.new_result("cell", "error", "RuntimeError: worker exited with signal 9 (killed)",
+                                                 **base, metrics={}, fit={"stop_reason": "error"}, seconds=1.2))
         return
     if status == "oom":
-        _json(d / "result.json", {**base, "status": "oom",
-                                  "reason": "CUDA out of memory. Tried to allocate 2.00 GiB (GPU 0; 7.79 GiB total capacity)",
-                                  "metrics": {}, "fit": {}, "seconds": 0.4, "peak_memory_mb": 7980.0})
+        record.write_result(d, record.new_result(
+            "cell", "oom", "CUDA out of memory. Tried to allocate 2.00 GiB (GPU 0; 7.79 GiB total capacity)", **base,
+            metrics={}, fit={}, seconds=0.4, peak_memory_mb=7980.0))
         return
     spe = max(1, history[0]["step"])
     if tr is not None:
@@ -430,7 +434,7 @@ def _write_cell(study_dir, study, problem, model, data, kind, setting, scientifi
             key = "pred" if kind == "regression" else "probs"
             outputs = tr.outputs.astype(np.float64 if kind == "regression" else np.float32)  # as the harness stores them
             metrics = {"val": {k[4:]: v for k, v in val.items()}, "test": stored_metrics(kind, outputs.astype(np.float64), yte)}
-            np.savez_compressed(d / "predictions_test.npz", **{key: outputs, "target": yte})
+            record.write_predictions(d, {key: outputs, "target": yte})
             reason = ""
     else:
         secs = sum(r["epoch_seconds"] for r in history)
@@ -451,9 +455,9 @@ def _write_cell(study_dir, study, problem, model, data, kind, setting, scientifi
             if v is not None and math.isfinite(v) and (v <= value if lower else v >= value):
                 ttt = {"seconds": elapsed, "epoch": r["epoch"]}
                 break
-    _json(d / "result.json", {**base, "status": status, "reason": reason, "metrics": metrics, "fit": fit,
-                              "time_to_target": ttt, "peak_memory_mb": 180.0 + n_params * 16 / 2**20,
-                              "num_parameters": n_params, "seconds": seconds})
+    record.write_result(d, record.new_result("cell", status, reason, **base, metrics=metrics, fit=fit,
+                                             time_to_target=ttt, peak_memory_mb=180.0 + n_params * 16 / 2**20,
+                                             num_parameters=n_params, seconds=seconds))
 
 
 # ------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""zoo.bench.analysis: statistics over seeds, selection over nuisance, metrics from predictions."""
+"""zoo.report's analysis: statistics over seeds (stats), selection over nuisance, metrics from predictions (curves)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,10 @@ import pytest
 from scipy import stats
 from sklearn import metrics as M
 
-from zoo.bench import analysis as A
 from zoo.errors import DataError
+from zoo.report import curves as C
+from zoo.report import stats as S
+from zoo.report import tables as T
 
 # ------------------------------------------------------------------------------------------
 # Confidence intervals and the paired test
@@ -21,25 +23,25 @@ from zoo.errors import DataError
 
 def test_mean_ci_matches_reference_computations():
     x = [0.912, 0.934, 0.961]
-    ci = A.mean_ci(x)
+    ci = S.mean_ci(x)
     lo, hi = stats.t.interval(0.95, df=len(x) - 1, loc=np.mean(x), scale=stats.sem(x))
     assert ci.n == 3
     assert ci.mean == pytest.approx(np.mean(x), abs=1e-12)
     assert ci.low == pytest.approx(lo, abs=1e-12) and ci.high == pytest.approx(hi, abs=1e-12)
     # Textbook: 1..5 has s = 1.5811388, t(0.975, 4) = 2.7764451, half = t s / sqrt(5) = 1.9632432.
-    assert A.mean_ci([1, 2, 3, 4, 5]).half == pytest.approx(1.9632432, abs=1e-6)
+    assert S.mean_ci([1, 2, 3, 4, 5]).half == pytest.approx(1.9632432, abs=1e-6)
 
 
 def test_mean_ci_small_and_missing():
-    assert A.mean_ci([0.5]).n == 1 and math.isnan(A.mean_ci([0.5]).half) and A.mean_ci([0.5]).mean == 0.5
-    assert A.mean_ci([]).n == 0 and math.isnan(A.mean_ci([]).mean)
-    assert A.mean_ci([1.0, float("nan"), 3.0, None]).n == 2  # non-finite values are dropped
+    assert S.mean_ci([0.5]).n == 1 and math.isnan(S.mean_ci([0.5]).half) and S.mean_ci([0.5]).mean == 0.5
+    assert S.mean_ci([]).n == 0 and math.isnan(S.mean_ci([]).mean)
+    assert S.mean_ci([1.0, float("nan"), 3.0, None]).n == 2  # non-finite values are dropped
 
 
 def test_paired_test_is_ttest_rel_over_shared_seeds():
     a = {0: 0.91, 1: 0.95, 2: 0.93, 3: 0.99}
     b = {0: 0.90, 1: 0.92, 2: 0.93, 5: 0.5}
-    res = A.paired_test(a, b)
+    res = S.paired_test(a, b)
     ref = stats.ttest_rel([0.91, 0.95, 0.93], [0.90, 0.92, 0.93])
     assert res.n == 3 and res.testable
     assert res.pvalue == pytest.approx(ref.pvalue, abs=1e-12)
@@ -48,11 +50,11 @@ def test_paired_test_is_ttest_rel_over_shared_seeds():
 
 
 def test_paired_test_not_testable_and_degenerate():
-    one = A.paired_test({0: 0.9, 1: 0.8}, {1: 0.7, 2: 0.6})
+    one = S.paired_test({0: 0.9, 1: 0.8}, {1: 0.7, 2: 0.6})
     assert one.n == 1 and not one.testable and one.significant is None and "1 shared seed" in one.note
-    same = A.paired_test({0: 0.9, 1: 0.8}, {0: 0.9, 1: 0.8})
+    same = S.paired_test({0: 0.9, 1: 0.8}, {0: 0.9, 1: 0.8})
     assert same.pvalue == 1.0 and same.significant is False
-    shift = A.paired_test({0: 0.9, 1: 0.8, 2: 0.7}, {0: 0.8, 1: 0.7, 2: 0.6})
+    shift = S.paired_test({0: 0.9, 1: 0.8, 2: 0.7}, {0: 0.8, 1: 0.7, 2: 0.6})
     assert shift.pvalue == 0.0 and shift.significant is True
 
 
@@ -84,8 +86,8 @@ def test_nuisance_is_chosen_on_validation_and_diverged_configs_rank_last(tmp_pat
         _cell(root, f"b1-{s}", "b", 0.1, s, val=0.85, test=0.85 + 0.002 * s)
         _cell(root, f"c1-{s}", "c", 1.0, s, val=0.99, test=0.99, status="diverged" if s == 2 else "ok")
         _cell(root, f"c2-{s}", "c", 0.1, s, val=0.70, test=0.70)
-    table = A.cell_table(A.load_store(root))
-    (v,) = A.verdicts(table)
+    table = T.cell_table(T.load(root))
+    (v,) = S.verdicts(table)
     by = {e.value: e for e in v.entries}
     assert by["a"].config == {"lr": 0.1} and by["a"].test == pytest.approx({0: 0.80, 1: 0.81, 2: 0.82})
     assert by["a"].select_metric == "val_acc" and by["a"].n_configs == 2
@@ -103,11 +105,11 @@ def test_nuisance_is_chosen_on_validation_and_diverged_configs_rank_last(tmp_pat
 
 
 def test_holm_adjustment_by_hand():
-    assert A.holm_adjust([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
-    assert A.holm_adjust([0.5, 0.6]) == pytest.approx([1.0, 1.0])
-    got = A.holm_adjust([0.02, math.nan, 0.001])
+    assert S.holm_adjust([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    assert S.holm_adjust([0.5, 0.6]) == pytest.approx([1.0, 1.0])
+    got = S.holm_adjust([0.02, math.nan, 0.001])
     assert got[0] == pytest.approx(0.02) and math.isnan(got[1]) and got[2] == pytest.approx(0.002)
-    assert A.holm_adjust([]) == []
+    assert S.holm_adjust([]) == []
 
 
 # ------------------------------------------------------------------------------------------
@@ -135,7 +137,7 @@ def test_multiclass_metrics_equal_sklearn(ties: bool):
     if ties:  # rows drawn from 12 distinct vectors: many equal scores in every class column
         logits = logits[rng.integers(0, 12, 300)]
     probs = (np.exp(logits) / np.exp(logits).sum(1, keepdims=True)).astype(np.float32)
-    got = A.classification_metrics(probs, y)
+    got = C.classification_metrics(probs, y)
     p64 = probs.astype(np.float64)
     ref = _sk_multiclass(p64 / p64.sum(1, keepdims=True), y)  # sklearn insists on rows summing to 1 (float32 rounding)
     for k, v in ref.items():
@@ -151,14 +153,14 @@ def test_binary_metrics_equal_sklearn_and_unpredicted_class():
     rng = np.random.default_rng(0)
     y = rng.integers(0, 2, 200)
     probs = np.clip(0.35 * y + rng.uniform(0, 0.65, 200), 0, 1).round(3)
-    got = A.classification_metrics(probs, y)
+    got = C.classification_metrics(probs, y)
     pred = (probs >= 0.5).astype(int)
     assert got["precision"] == pytest.approx(M.precision_score(y, pred), abs=1e-12)
     assert got["recall"] == pytest.approx(M.recall_score(y, pred), abs=1e-12)
     assert got["f1"] == pytest.approx(M.f1_score(y, pred), abs=1e-12)
     assert got["auroc"] == pytest.approx(M.roc_auc_score(y, probs), abs=1e-12)
     assert got["ap"] == pytest.approx(M.average_precision_score(y, probs), abs=1e-12)
-    never = A.classification_metrics(np.full(50, 0.2), np.r_[np.zeros(25), np.ones(25)].astype(int))
+    never = C.classification_metrics(np.full(50, 0.2), np.r_[np.zeros(25), np.ones(25)].astype(int))
     assert never["precision"] == 0.0 and never["recall"] == 0.0 and never["auroc"] == 0.5
 
 
@@ -166,12 +168,12 @@ def test_curves_equal_sklearn():
     rng = np.random.default_rng(1)
     y = rng.integers(0, 2, 150).astype(bool)
     s = np.round(rng.uniform(size=150) + 0.3 * y, 2)
-    fpr, tpr, thr = A.roc_curve(y, s)
+    fpr, tpr, thr = C.roc_curve(y, s)
     f2, t2, th2 = M.roc_curve(y, s, drop_intermediate=False)
     np.testing.assert_allclose(fpr, f2)
     np.testing.assert_allclose(tpr, t2)
     np.testing.assert_allclose(thr[1:], th2[1:])
-    p, r, _ = A.pr_curve(y, s)
+    p, r, _ = C.pr_curve(y, s)
     p2, r2, _ = M.precision_recall_curve(y, s, drop_intermediate=False)
     np.testing.assert_allclose(p, p2)
     np.testing.assert_allclose(r, r2)
@@ -181,7 +183,7 @@ def test_regression_metrics_equal_sklearn():
     rng = np.random.default_rng(2)
     y = rng.normal(150, 70, 90)
     pred = y + rng.normal(0, 40, 90)
-    got = A.regression_metrics(pred, y)
+    got = C.regression_metrics(pred, y)
     assert got["rmse"] == pytest.approx(math.sqrt(M.mean_squared_error(y, pred)), abs=1e-9)
     assert got["mae"] == pytest.approx(M.mean_absolute_error(y, pred), abs=1e-9)
     assert got["r2"] == pytest.approx(M.r2_score(y, pred), abs=1e-12)
@@ -194,8 +196,18 @@ def test_regression_metrics_equal_sklearn():
 
 def test_load_store_errors_name_the_folder(tmp_path: Path):
     with pytest.raises(DataError, match="does not exist"):
-        A.load_store(tmp_path / "nope")
+        T.load(tmp_path / "nope")
     (tmp_path / "runs" / "optimizers").mkdir(parents=True)
     (tmp_path / "runs" / "optimizers" / "study.json").write_text("{}")
     with pytest.raises(DataError, match="optimizers"):  # a runs root: suggests the study inside
-        A.load_store(tmp_path / "runs")
+        T.load(tmp_path / "runs")
+
+
+def test_every_metric_the_report_names_is_in_the_catalogue():
+    from zoo import metrics
+    from zoo.report import detail
+
+    named = {m for ms in T.PRIMARY_METRICS.values() for m in ms} | set(detail.CLASSIFICATION_COLUMNS)
+    named |= {m for ms in detail.FAMILY_METRICS.values() for m in ms}
+    assert {m for m in named if not metrics.is_known(m)} == set()
+    assert T.mode("val_loss") == "min" and T.mode("test_bits_per_char") == "min" and T.mode("auroc") == "max"

@@ -20,6 +20,10 @@ from pathlib import Path
 from typing import Any
 
 
+STORE_FILE_BYTES = 1 << 30
+"""At most this much of study.json or cells.json is read by `zoo bench status` (a million cells is ~0.5 GB)."""
+
+
 def add_commands(sub: Any, argv: list[str]) -> None:
     action = argv[1] if len(argv) > 1 and argv[0] == "bench" and argv[1] in ("status", "list") else None
     if action == "status":
@@ -72,6 +76,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.address and args.executor != "ray":
         raise ConfigError("--address is for --executor ray.")
     study = load_study(args.study, quick=args.quick)
+    if not args.dry_run:
+        from zoo.io import check_output_dir
+
+        check_output_dir(args.out)
     if args.dry_run:
         store = Store(args.out, study.name)
         statuses = store.statuses()
@@ -110,9 +118,27 @@ def cmd_status(args: argparse.Namespace) -> int:
     from zoo.bench.progress import format_counts
     from zoo.bench.store import FAILED
 
+    from zoo.errors import ZooError
+    from zoo.io import check_regular
+
     store = _store_for(args.study, args.quick, args.out)
-    study = store.read_study()
-    cells = store.read_cells()
+    for name in ("study.json", "cells.json"):  # a directory, /dev/zero or a pipe there: one line, no hang
+        path = store.dir / name
+        if path.exists() or path.is_symlink():
+            check_regular(path, max_bytes=STORE_FILE_BYTES, what="store file")
+    try:
+        study = store.read_study()
+        cells = store.read_cells()
+        if not isinstance(study, dict) or not isinstance(cells, list) or not all(isinstance(c, dict) for c in cells):
+            raise ValueError("not the JSON the store writes")
+    except ZooError:
+        raise
+    except (OSError, ValueError) as e:  # a damaged store: one line, not a traceback
+        why = e.strerror if isinstance(e, OSError) and e.strerror else " ".join(str(e).split())[:120]
+        raise ZooError(f"the store at {store.dir} is unreadable ({why}); move it away or choose another --out.") from None
+    if not cells and (store.dir / "study.json").exists() and not (store.dir / "cells.json").exists():
+        raise ZooError(f"the store at {store.dir} has no cells.json (its first sweep stopped while setting it up, "
+                       f"e.g. on a full disk); run `zoo bench {args.study}` again to finish it.")
     ids = [c["cell_id"] for c in cells]
     counts = store.summary(ids)
     total = len(ids)

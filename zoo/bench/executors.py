@@ -1,6 +1,7 @@
 """Where cells run: in this process, in long-lived local worker processes, or on a Ray cluster.
 
 Every executor has the same small interface, driven by :func:`zoo.bench.sweep.run_study`:
+``check()`` (before anything is written: a wrong ``--address`` fails before the store exists),
 ``start()``, ``submit(job)`` while ``busy() < slots``, ``wait(timeout) -> [Done]``, ``close()``.
 The sweep claims each cell in the store before submitting it and publishes it
 after, so executors only compute.
@@ -10,7 +11,7 @@ after, so executors only compute.
   ``threads`` torch threads, ``OMP_NUM_THREADS`` and the allocator variables set before
   torch is imported. A worker imports torch and Lightning once (~4.5 s here) and runs many
   cells; it writes the cell's files into the staging folder itself and dies with the sweep
-  (``PR_SET_PDEATHSIG``). A worker that dies mid-cell becomes an ``error`` (or ``oom`` when
+  (``PR_SET_PDEATHSIG``, and a thread watching its parent where prctl is missing). A worker that dies mid-cell becomes an ``error`` (or ``oom`` when
   killed by SIGKILL, the kernel's OOM killer) result and is replaced.
 * :class:`RayExecutor` -- one Ray task per cell (``num_cpus=threads``) on a running cluster
   (``address="auto"`` or ``HOST:PORT``) or a local instance; Ray keeps its worker
@@ -39,6 +40,7 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
+from zoo import record
 from zoo.bench.cells import Cell
 from zoo.errors import ConfigError
 from zoo.procenv import process_env
@@ -82,6 +84,19 @@ def default_threads(workers: int = 1) -> int:
     return max(1, cores() // max(1, workers))
 
 
+def bounded(flag: str, value: int, limit: int, why: str) -> tuple[int, str | None]:
+    """``value`` capped at ``limit`` (at least 1), and the one-line note saying so when it was capped.
+
+    ``zoo bench --workers 99999999999999999999999`` once spawned workers until memory ran out:
+    worker processes and threads are bounded by the cells to run and the cores.
+    """
+    limit = max(1, limit)
+    if value <= limit:
+        return value, None
+    shown = str(value) if len(str(value)) <= 24 else f"{str(value)[:20]}..."
+    return limit, f"{flag} {shown} is more than {why}; using {limit}."
+
+
 @dataclass
 class Job:
     """A claimed cell and the staging folder its files go to."""
@@ -108,6 +123,9 @@ class Executor:
     name = "executor"
     slots = 1
     threads = 1
+
+    def check(self) -> None:
+        """Fail (one line) on what can be known before the store is touched; may connect."""
 
     def start(self) -> None: ...
 
@@ -170,8 +188,15 @@ class SequentialExecutor(Executor):
 # ----------------------------------------------------------------------------- local worker processes
 
 
-def _die_with_parent(parent: int) -> None:
-    """Ask Linux to SIGKILL this process when the sweep dies, so no worker outlives it."""
+def _die_with_parent(parent: int, every: float = 0.5) -> None:
+    """Make this process die when the sweep ``parent`` dies, so no worker outlives it.
+
+    Linux: ``prctl(PR_SET_PDEATHSIG, SIGKILL)``, which the kernel fires even while the worker
+    is deep in a cell. Everywhere (and should prctl be refused): a daemon thread that exits the
+    process once its parent pid changes (the orphan is re-parented), within ``every`` seconds.
+    """
+    import threading
+
     with contextlib.suppress(Exception):
         import ctypes
 
@@ -180,6 +205,13 @@ def _die_with_parent(parent: int) -> None:
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent:  # the parent died before prctl took effect
         os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(every)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="zoo-parent-watch", daemon=True).start()
 
 
 def _worker_main(conn: Connection, parent: int, threads: int, log_path: str) -> None:
@@ -407,7 +439,12 @@ class RayExecutor(Executor):
         self._started_ray = False
         self._remote: Any = None
 
-    def start(self) -> None:
+    def check(self) -> None:
+        """The address, Ray itself, and the connection: all before the sweep writes or prints anything."""
+        if self._remote is not None:
+            return
+        if self.address:
+            _check_reachable(self.address)
         try:
             import ray
         except ModuleNotFoundError:
@@ -423,7 +460,6 @@ class RayExecutor(Executor):
             }
             if self.address:
                 kwargs["address"] = self.address
-                _check_reachable(self.address)
             try:
                 ray.init(**kwargs)
             except ConnectionError as e:
@@ -435,6 +471,9 @@ class RayExecutor(Executor):
             raise ConfigError(f"--threads {self.threads} is more than the cluster's {cpus} CPUs.")
         self.slots = self.requested or max(1, cpus // self.threads)
         self._remote = ray.remote(_ray_run)
+
+    def start(self) -> None:
+        self.check()
 
     def busy(self) -> int:
         return len(self._inflight)
@@ -464,11 +503,7 @@ class RayExecutor(Executor):
                 status = "oom" if "OutOfMemoryError" in type(e).__name__ or "out of memory" in text.lower() else "error"
                 out.append(Done(job.cell.cell_id, None, error=f"Ray task failed: {type(e).__name__}: {text}", status=status))
                 continue
-            job.workdir.mkdir(parents=True, exist_ok=True)
-            for name in sorted(files, key=lambda n: n == "result.json"):  # result.json last
-                tmp = job.workdir / f".{name}.tmp"
-                tmp.write_bytes(files[name])
-                os.replace(tmp, job.workdir / name)
+            record.write_blobs(job.workdir, files)  # every file atomically, result.json last
             out.append(Done(job.cell.cell_id, result))
         return out
 

@@ -11,12 +11,15 @@ import math
 import os
 import sys
 import time
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-from zoo.bench.cells import Cell
+from zoo.record import DIVERGED, ERROR, FAILED, OK, PENDING, SKIPPED
 
-DONE = ("ok", "diverged", "skipped")
-FAILED = ("error", "oom")
+if TYPE_CHECKING:
+    from zoo.bench.cells import Cell
+
+DONE = (OK, DIVERGED, SKIPPED)
+"""Statuses of cells that need no rerun (``FAILED`` ones are rerun by ``--retry-failed``)."""
 
 
 def fmt_seconds(s: float) -> str:
@@ -59,7 +62,7 @@ class Progress:
     def __init__(self, study: str, total: int, counts: dict[str, int], *, stream: IO[str] | None = None,
                  live: bool | None = None, quiet: bool = False):
         self.study, self.total = study, total
-        self.counts = {k: counts.get(k, 0) for k in (*DONE, *FAILED, "running", "pending")}
+        self.counts = {k: counts.get(k, 0) for k in (*DONE, *FAILED, "running", PENDING)}
         self._own_stream = stream is None
         if stream is None:
             try:
@@ -82,10 +85,10 @@ class Progress:
         self.tick(force=True)
 
     def finished(self, cell: Cell, result: dict[str, Any], *, note: str = "") -> str:
-        status = str(result.get("status", "error"))
+        status = str(result.get("status", ERROR))
         self.counts["running"] = max(0, self.counts["running"] - 1)
         self._running.pop(cell.cell_id, None)
-        self.counts[status if status in self.counts else "error"] += 1
+        self.counts[status if status in self.counts else ERROR] += 1
         self.finished_here += 1
         n = sum(self.counts[k] for k in (*DONE, *FAILED))
         extra = headline(result) if status in ("ok", "diverged") else (result.get("reason") or "")

@@ -1,13 +1,18 @@
-"""Run one cell: train it through :func:`zoo.training.train` and write its record.
+"""Run one cell: train it through :func:`zoo.training.train` and write its record (zoo/record.py).
 
 :func:`run_cell` never raises for a cell's own trouble; it returns (and writes
-last, atomically) a result whose status is
+last, atomically) a result whose status is one of ``zoo.record.STATUSES``:
 
 * ``ok``;
 * ``diverged`` -- the training loss became NaN/inf; the loop stopped that cell;
-* ``oom`` -- out of memory (CUDA/MPS allocator or host);
+* ``oom`` -- out of memory (CUDA/MPS allocator or host, e.g. torch's
+  ``DefaultCPUAllocator: can't allocate memory``);
 * ``skipped`` -- the device or precision is not available here (the reason says why);
 * ``error`` -- anything else, with the message (the traceback is in log.txt).
+
+A record that cannot be written (disk full, folder not writable) is not the cell's
+trouble: that :class:`zoo.record.WriteError` is raised, nothing is recorded, and a
+resume runs the cell again.
 
 A failed cell is a row with its reason, not a crash (timm's ``benchmark.py``).
 Measured per cell: throughput (training samples/s after the loop's warm-up
@@ -32,10 +37,13 @@ import time
 import traceback
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from zoo.bench.cells import Cell
+from zoo import record
 from zoo.errors import ZooError
+
+if TYPE_CHECKING:
+    from zoo.bench.cells import Cell
 
 # ----------------------------------------------------------------------------- capabilities
 
@@ -198,37 +206,21 @@ def _peak_memory_mb(device: str) -> tuple[float | None, str]:
     return rss / (2**20 if sys.platform == "darwin" else 1024), "process_lifetime_peak_rss"
 
 
+OOM_MESSAGES = ("out of memory", "can't allocate memory", "cannot allocate memory", "not enough memory")
+"""Lower-case texts of allocator failures: CUDA/MPS (``out of memory``) and torch's CPU
+allocator (``DefaultCPUAllocator: can't allocate memory: you tried to allocate ... bytes``)."""
+
+
 def _is_oom(e: BaseException) -> bool:
     import torch
 
     if isinstance(e, MemoryError) or isinstance(e, getattr(torch, "OutOfMemoryError", ())):
         return True
-    return isinstance(e, RuntimeError) and "out of memory" in str(e).lower()
+    text = str(e).lower()
+    return isinstance(e, RuntimeError) and any(m in text for m in OOM_MESSAGES)
 
 
 # ----------------------------------------------------------------------------- files
-
-
-def _write_json(path: Path, obj: Any) -> None:
-    from zoo.io import write_json_atomic
-
-    write_json_atomic(path, obj)
-
-
-def _write_csv(path: Path, history: list[dict[str, Any]]) -> None:
-    from zoo.training import write_history_csv
-
-    tmp = path.with_name(f".{path.name}.tmp")
-    write_history_csv(tmp, history)
-    os.replace(tmp, path)
-
-
-def _write_predictions(path: Path, predictions: Mapping[str, Any]) -> None:
-    from zoo.training import save_predictions
-
-    tmp = path.with_name(f".{path.stem}.tmp.npz")  # numpy keeps a name ending in .npz
-    save_predictions(tmp, dict(predictions))
-    os.replace(tmp, path)
 
 
 @contextlib.contextmanager
@@ -285,65 +277,65 @@ def _dataset_kind(data: str) -> str | None:
 
 
 def base_result(cell: Cell, status: str, reason: str | None) -> dict[str, Any]:
-    """A result with every key of the store format; the runner fills in what it measured."""
+    """A cell result with every key of zoo.record's schema; the runner fills in what it measured."""
     params = cell.params
-    return {
-        "status": status,
-        "reason": reason,
-        "task_kind": _dataset_kind(cell.data),
-        "metrics": {},
-        "fit": None,
-        "time_to_target": None,
-        "peak_memory_mb": None,
-        "num_parameters": None,
-        "seconds": 0.0,
-        "device": params.get("device", "cpu"),
-        "precision": params.get("precision", "32-true"),
-        "batch_size": params.get("batch_size", 32),
-        "cell_id": cell.cell_id,
-    }
+    return record.new_result(
+        "cell", status, reason,
+        task_kind=_dataset_kind(cell.data),
+        device=params.get("device", "cpu"),
+        precision=params.get("precision", "32-true"),
+        batch_size=params.get("batch_size", 32),
+        cell_id=cell.cell_id,
+    )
 
 
 def write_failure(cell: Cell, workdir: Path, status: str, reason: str) -> dict[str, Any]:
     """Record a cell that could not run at all (its worker died): cell.json and result.json."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    _write_json(workdir / "cell.json", cell.to_json())
-    with open(workdir / "log.txt", "a", encoding="utf-8") as f:
-        f.write(f"{time.strftime('%H:%M:%S')} {status}: {reason}\n")
+    with record.writing(workdir):
+        workdir.mkdir(parents=True, exist_ok=True)
+    record.write_cell(workdir, cell.to_json())
+    record.append_log(workdir, f"{time.strftime('%H:%M:%S')} {status}: {reason}")
     result = base_result(cell, status, reason)
-    _write_json(workdir / "result.json", result)
+    record.write_result(workdir, result)
     return result
 
 
 def run_cell(cell: Cell, workdir: str | Path, *, capture: bool = True) -> dict[str, Any]:
-    """Train ``cell`` and write its record into ``workdir``; returns the result (also result.json, written last)."""
+    """Train ``cell`` and write its record into ``workdir``; returns the result (also result.json, written last).
+
+    Raises :class:`zoo.record.WriteError` when the record cannot be written (disk full).
+    """
     workdir = Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    _write_json(workdir / "cell.json", cell.to_json())
+    with record.writing(workdir):
+        workdir.mkdir(parents=True, exist_ok=True)
+    record.write_cell(workdir, cell.to_json())
     t0 = time.perf_counter()
-    result = base_result(cell, "error", None)
-    out = capture_output(workdir / "log.txt") if capture else contextlib.nullcontext(sys.stderr)
+    result = base_result(cell, record.ERROR, None)
+    out = capture_output(workdir / record.LOG) if capture else contextlib.nullcontext(sys.stderr)
     with out as log:
         print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} cell {cell.cell_id}: {cell.label()}", file=log)
         print(f"params: {cell.params_json}", file=log)
         try:
             _train(cell, workdir, result, log)
         except BaseException as e:  # noqa: BLE001 -- a failed cell is a row with its reason
-            if isinstance(e, KeyboardInterrupt):
+            if isinstance(e, (KeyboardInterrupt, record.WriteError)):
                 raise
+            full = record.write_error(e, workdir, disk_full_only=True)
+            if full is not None:  # the disk is full: not the cell's failure
+                raise full from None
             if _is_oom(e):
-                result["status"], result["reason"] = "oom", " ".join(str(e).split())[:500] or "out of memory"
+                result["status"], result["reason"] = record.OOM, " ".join(str(e).split())[:500] or "out of memory"
             elif isinstance(e, ZooError):
-                result["status"], result["reason"] = "error", str(e)
+                result["status"], result["reason"] = record.ERROR, str(e)
             else:
-                result["status"], result["reason"] = "error", f"{e.__class__.__name__}: {' '.join(str(e).split())[:500]}"
+                result["status"], result["reason"] = record.ERROR, f"{e.__class__.__name__}: {' '.join(str(e).split())[:500]}"
             traceback.print_exc(file=log)
         result["seconds"] = time.perf_counter() - t0
         with contextlib.suppress(Exception):
-            _write_json(workdir / "env.json", environment(result["device"]))
+            record.write_env(workdir, environment(result["device"]))
         print(f"{time.strftime('%H:%M:%S')} status {result['status']}" + (f": {result['reason']}" if result["reason"] else "")
               + f" ({result['seconds']:.2f} s)", file=log)
-    _write_json(workdir / "result.json", result)  # last: its presence means done
+    record.write_result(workdir, result)  # last: its presence means done
     return result
 
 
@@ -354,7 +346,7 @@ def _train(cell: Cell, workdir: Path, result: dict[str, Any], log: Any) -> None:
     params = cell.params
     ok, why = probe(result["device"], result["precision"])
     if not ok:
-        result["status"], result["reason"] = "skipped", why
+        result["status"], result["reason"] = record.SKIPPED, why
         return
     result["device"] = resolve_device(result["device"])
     lr_spec = params.get("lr")
@@ -366,7 +358,7 @@ def _train(cell: Cell, workdir: Path, result: dict[str, Any], log: Any) -> None:
         rest = {k: v for k, v in params.items() if k != "lr"}
         curve = range_test(cell.model, cell.data, seed=cell.seed, config=cfg, **rest)
         curve["seconds"] = time.perf_counter() - t
-        _write_json(workdir / "lr_range.json", curve)
+        record.write_lr_range(workdir, curve)
         params["lr"] = curve["chosen_lr"]
         result["tuned"] = {"lr": curve["chosen_lr"]}
         print(f"range test: loss turns up at lr {curve['turn_lr']:.3g}; chosen lr {curve['chosen_lr']:.3g} "
@@ -375,19 +367,14 @@ def _train(cell: Cell, workdir: Path, result: dict[str, Any], log: Any) -> None:
     res = train(cell.model, cell.data, seed=cell.seed, out_dir=None, logger="none", progress=False, **params)
     result["peak_memory_mb"], result["peak_memory_kind"] = _peak_memory_mb(result["device"])
     fit = res.fit
-    fit_summary = {k: getattr(fit, k) for k in (
-        "stop_reason", "best_epoch", "best_score", "monitor", "steps", "samples", "train_seconds", "throughput",
-        "steps_per_epoch",
-    )}
-    _write_csv(workdir / "metrics.csv", fit.history)
-    if res.predictions:
-        _write_predictions(workdir / "predictions_test.npz", res.predictions)
+    record.write_history(workdir, fit.history)
+    record.write_predictions(workdir, res.predictions)
     result.update(
-        status="diverged" if fit.diverged else "ok",
+        status=record.DIVERGED if fit.diverged else record.OK,
         reason="training loss became NaN or infinite; the cell was stopped" if fit.diverged else None,
         task_kind=getattr(res.task, "kind", None) or result["task_kind"],
         metrics=res.metrics,
-        fit=fit_summary,
+        fit=record.fit_summary(fit),
         num_parameters=res.task.num_parameters(),
         epochs=len(fit.history),
     )

@@ -4,13 +4,17 @@ Layout (the format ``zoo.report`` reads; extend only by adding keys or files)::
 
     runs/<study>/study.json          the resolved study, written once (a different study
                                      under the same name is refused)
-    runs/<study>/cells.json          every cell of the study (so `zoo bench status` needs no model code)
-    runs/<study>/<cell_id>/          a finished cell: cell.json, metrics.csv,
-                                     predictions_test.npz, env.json, [lr_range.json],
-                                     log.txt, result.json (written last)
+    runs/<study>/cells.json          every cell of the study (so `zoo bench status` needs no model code);
+                                     complete before study.json appears (:meth:`Store.init`)
+    runs/<study>/<cell_id>/          a finished cell: the files of zoo/record.py, result.json last
     runs/<study>/.leases/<cell_id>   who is running that cell (host, pid, time, token)
     runs/<study>/.staging/<cell_id>-<token>/   the cell being written
     runs/<study>/sweep.log           one line per finished cell
+
+Only this module knows the layout of the folder around the cells (leases, staging,
+trash); what is inside a cell folder is zoo/record.py's. :class:`Store` writes and
+answers status questions; :meth:`Store.snapshot` reads everything for a report
+(:class:`Snapshot`), old stores included.
 
 How writers never corrupt each other, on one machine or many sharing a filesystem:
 
@@ -34,7 +38,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import json
 import os
 import secrets
 import shutil
@@ -46,11 +49,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from zoo.errors import ZooError
+from zoo import record
+from zoo.errors import DataError, ZooError
+from zoo.record import FAILED, PENDING, STATUSES, CellRecord
 
-STATUSES = ("ok", "diverged", "oom", "skipped", "error")
-FAILED = ("error", "oom")
-"""Statuses rerun by ``--retry-failed`` (``skipped`` by ``--retry-skipped``: the machine may have changed)."""
+__all__ = ["FAILED", "STATUSES", "Lease", "Snapshot", "Store", "StudyMismatchError"]
+
+STUDY = "study.json"
+CELLS = "cells.json"
 HEARTBEAT = 20.0
 """Seconds between refreshes of a held lease's mtime."""
 LEASE_TIMEOUT = float(os.environ.get("ZOO_LEASE_TIMEOUT", "180"))
@@ -61,22 +67,31 @@ class StudyMismatchError(ZooError):
     """runs/<study>/ holds a different study of the same name."""
 
 
-def _json_read(path: Path) -> Any:
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
+_json_read = record.read_json
+
+
+def _tmp_json(path: Path, obj: Any) -> Path:
+    """A fully written temporary file next to ``path`` (to be linked into place)."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    record.write_json(tmp, obj)
+    return tmp
+
+
+def _link(tmp: Path, path: Path) -> bool:
+    """Link ``tmp`` to ``path`` unless it exists: atomic and exclusive; True if we created it."""
+    with record.writing(path):
+        try:
+            os.link(tmp, path)
+            return True
+        except FileExistsError:
+            return False
 
 
 def _write_json_exclusive(path: Path, obj: Any) -> bool:
     """Create ``path`` with ``obj`` atomically, only if it does not exist; True if we created it."""
-    from zoo.io import write_json_atomic
-
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    write_json_atomic(tmp, obj)
+    tmp = _tmp_json(path, obj)
     try:
-        os.link(tmp, path)
-        return True
-    except FileExistsError:
-        return False
+        return _link(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -152,17 +167,43 @@ class Store:
     def init(self, study: Mapping[str, Any], identity: str, cells: list[dict[str, Any]]) -> bool:
         """Create the study folder, or check that it holds this same study; True if new.
 
-        ``identity`` is the canonical text that must match (:meth:`Study.identity`).
+        ``identity`` is the canonical text that must match (``Study.identity``). study.json
+        and cells.json appear together or not at all: both are written in full to temporary
+        files first (a full disk fails here, leaving neither), then study.json is linked
+        into place (the commit: exclusive, so of two different studies one wins) and
+        cells.json right after it; should that link fail, study.json is taken back. A
+        store left with study.json alone (by a version before this one) gets its
+        cells.json on the next init of the same study.
         """
-        for d in (self.dir, self.lease_dir, self.staging_dir):
-            d.mkdir(parents=True, exist_ok=True)
-        doc = {**study, "identity": identity}
-        created = _write_json_exclusive(self.dir / "study.json", doc)
-        if not created:
+        with record.writing(self.dir):
+            for d in (self.dir, self.lease_dir, self.staging_dir):
+                d.mkdir(parents=True, exist_ok=True)
+        study_path, cells_path = self.dir / STUDY, self.dir / CELLS
+        if study_path.exists():
             self._check_same(identity)
-        if not (self.dir / "cells.json").exists():
-            _write_json_exclusive(self.dir / "cells.json", cells)
-        return created
+            if not cells_path.exists():
+                _write_json_exclusive(cells_path, cells)
+            return False
+        tmp_cells = _tmp_json(cells_path, cells)
+        tmp_study = None
+        try:
+            tmp_study = _tmp_json(study_path, {**study, "identity": identity})
+            if not _link(tmp_study, study_path):
+                self._check_same(identity)  # another writer initialised it meanwhile
+                _link(tmp_cells, cells_path)
+                return False
+            try:
+                if not _link(tmp_cells, cells_path):  # a leftover of an interrupted init: ours is this study's
+                    with record.writing(cells_path):
+                        os.replace(tmp_cells, cells_path)
+            except BaseException:
+                study_path.unlink(missing_ok=True)
+                raise
+            return True
+        finally:
+            tmp_cells.unlink(missing_ok=True)
+            if tmp_study is not None:
+                tmp_study.unlink(missing_ok=True)
 
     def _check_same(self, identity: str) -> None:
         path = self.dir / "study.json"
@@ -178,27 +219,35 @@ class Store:
             )
 
     def read_study(self) -> dict[str, Any]:
-        path = self.dir / "study.json"
+        path = self.dir / STUDY
         if not path.exists():
             raise ZooError(f"no study at {self.dir} (no study.json); run `zoo bench STUDY` first.")
-        return _json_read(path)
+        try:
+            doc = _json_read(path)
+        except (OSError, ValueError) as e:
+            raise DataError(f"{path} is unreadable ({e}); move that folder away or choose another --out.") from None
+        if not isinstance(doc, dict):
+            raise DataError(f"{path} is not a study (not a JSON object); move that folder away or choose another --out.")
+        return doc
 
     def read_cells(self) -> list[dict[str, Any]]:
-        path = self.dir / "cells.json"
-        return _json_read(path) if path.exists() else []
+        """The cells the study listed (cells.json), ``[]`` when there is none or it is unreadable."""
+        try:
+            cells = _json_read(self.dir / CELLS)
+        except (OSError, ValueError):
+            return []
+        return [c for c in cells if isinstance(c, dict) and c.get("cell_id")] if isinstance(cells, list) else []
 
     # ------------------------------------------------------------------ results
     def cell_dir(self, cell_id: str) -> Path:
         return self.dir / cell_id
 
     def result(self, cell_id: str) -> dict[str, Any] | None:
-        """The cell's result.json, or None while it is not done."""
+        """The cell's result.json (zoo.record's current schema), or None while it is not done."""
         try:
-            return _json_read(self.dir / cell_id / "result.json")
-        except FileNotFoundError:
-            return None
-        except (OSError, ValueError):
-            return {"status": "error", "reason": "unreadable result.json"}
+            return record.read_result(self.dir / cell_id)
+        except record.RecordError as e:
+            return {"status": "error", "reason": f"unreadable result.json ({e})"}
 
     def statuses(self) -> dict[str, str]:
         """{cell_id: status} of every done cell."""
@@ -210,7 +259,7 @@ class Store:
                 continue
             res = self.result(entry.name)
             if res is not None:
-                out[entry.name] = str(res.get("status", "error"))
+                out[entry.name] = res["status"]
         return out
 
     def running(self) -> dict[str, dict[str, Any]]:
@@ -230,15 +279,53 @@ class Store:
         """Counts per status, plus ``running`` (live lease) and ``pending``, over ``cell_ids``."""
         statuses = self.statuses()
         running = self.running()
-        counts = {s: 0 for s in (*STATUSES, "running", "pending")}
+        counts = {s: 0 for s in (*STATUSES, "running", PENDING)}
         for cid in cell_ids:
             if cid in statuses:
-                counts[statuses[cid] if statuses[cid] in STATUSES else "error"] += 1
+                counts[statuses[cid]] += 1
             elif cid in running:
                 counts["running"] += 1
             else:
-                counts["pending"] += 1
+                counts[PENDING] += 1
         return counts
+
+    # ------------------------------------------------------------------ reading (the report's side)
+    @classmethod
+    def open(cls, path: str | Path) -> Store:
+        """The store of the study folder ``path`` (e.g. ``runs/optimizers``), to read."""
+        p = Path(path)
+        if not p.is_dir():
+            raise DataError(f"results store {str(p)!r} does not exist; pass a study folder such as runs/<study>.")
+        return cls(p.parent, p.name)
+
+    def records(self) -> list[CellRecord]:
+        """Every cell: each cell folder (zoo.record.read_cell, never an exception), then the
+        cells of cells.json that have no folder yet, as ``pending`` with what is known of them."""
+        cells = [record.read_cell(d) for d in sorted(self.dir.iterdir())
+                 if d.is_dir() and not d.name.startswith((".", "_")) and record.is_record(d)]
+        seen = {c.cell_id for c in cells}
+        for entry in self.read_cells():
+            cid = str(entry["cell_id"])
+            if cid in seen:
+                continue
+            seen.add(cid)
+            if self._lease_path(cid).exists():
+                reason = "not finished: a worker holds its lease (running, or killed before it finished)"
+            elif self.staging_dir.is_dir() and any(self.staging_dir.glob(f"{cid}-*")):
+                reason = "interrupted while its record was being written (staging folder left behind)"
+            else:
+                reason = "not run yet"
+            cells.append(CellRecord(cid, self.dir / cid, dict(entry), None, PENDING, reason))
+        return cells
+
+    def snapshot(self) -> Snapshot:
+        """The study and every cell as they are now (:class:`Snapshot`); a DataError if there is no cell."""
+        cells = self.records()
+        if not cells:
+            inner = sorted(p.name for p in self.dir.iterdir() if p.is_dir() and (p / STUDY).exists())
+            hint = f" It holds the studies {', '.join(inner)}; pass one of them." if inner else ""
+            raise DataError(f"no cell folders (with cell.json) under {str(self.dir)!r}.{hint}")
+        return Snapshot(self.dir, record.read_optional_json(self.dir / STUDY) or {}, cells)
 
     # ------------------------------------------------------------------ leases
     def _lease_path(self, cell_id: str) -> Path:
@@ -330,7 +417,7 @@ class Store:
 
     def publish(self, lease: Lease) -> bool:
         """Move the staging folder (with its result.json) into place; False if the cell was done meanwhile."""
-        if not (lease.staging / "result.json").exists():
+        if not (lease.staging / record.RESULT).exists():
             raise RuntimeError(f"cell {lease.cell_id} has no result.json in {lease.staging}")
         dest = self.cell_dir(lease.cell_id)
         trash = None
@@ -410,6 +497,10 @@ class Store:
                 info = self._read_lease(path)
                 if info is not None and self._stale(info, path):
                     self._take_over(entry.name, path, info)
+        if self.dir.is_dir():  # temporaries of an init killed before it linked them
+            for entry in os.scandir(self.dir):
+                if entry.name.startswith((f".{STUDY}.", f".{CELLS}.")) and entry.name.endswith(".tmp") and old(Path(entry.path)):
+                    Path(entry.path).unlink(missing_ok=True)
         for d in (self.staging_dir, self.trash_dir):
             if not d.is_dir():
                 continue
@@ -428,3 +519,64 @@ class Store:
                 os.write(fd, (line.rstrip("\n") + "\n").encode())
             finally:
                 os.close(fd)
+
+
+@dataclass
+class Snapshot:
+    """A study's store as read at one moment: the resolved study (study.json) and every cell's record.
+
+    Axes are read from study.json's ``axes`` (``{name: {"role": ..., "values": [...]}}``) and
+    ``fixed`` (``{name: value}``), and from each cell's ``scientific``/``nuisance``/``fixed``
+    (a store whose study.json is lost still reads).
+    """
+
+    root: Path
+    study: dict[str, Any]
+    cells: list[CellRecord]
+
+    @property
+    def name(self) -> str:
+        return str(self.study.get("name") or self.root.name)
+
+    def _axes(self, role: str) -> list[str]:
+        axes = self.study.get("axes")
+        names = [a for a, spec in axes.items() if isinstance(spec, dict) and spec.get("role") == role] \
+            if isinstance(axes, dict) else []
+        for c in self.cells:
+            names += [a for a in (c.cell.get(role) or {}) if a not in names]
+        return names
+
+    @property
+    def scientific_axes(self) -> list[str]:
+        return self._axes("scientific")
+
+    @property
+    def nuisance_axes(self) -> list[str]:
+        return self._axes("nuisance")
+
+    @property
+    def fixed(self) -> dict[str, Any]:
+        """Settings held constant: the study's, and any cell's ``fixed``."""
+        top = self.study.get("fixed")
+        out: dict[str, Any] = dict(top) if isinstance(top, dict) else {}
+        for c in self.cells:
+            for k, v in (c.cell.get("fixed") or {}).items():
+                out.setdefault(k, v)
+        return out
+
+    @property
+    def problems(self) -> list[str]:
+        """Problem ids in the study's order (then the cells'), those with cells."""
+        seen: list[str] = []
+        listed = self.study.get("problems")
+        for p in [*(listed if isinstance(listed, list) else []), *(c.problem for c in self.cells)]:
+            p = str(p.get("id")) if isinstance(p, dict) else str(p)
+            if p not in seen:
+                seen.append(p)
+        return [p for p in seen if any(c.problem == p for c in self.cells)] or seen
+
+    def by_status(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for c in self.cells:
+            counts[c.status] = counts.get(c.status, 0) + 1
+        return counts

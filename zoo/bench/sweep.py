@@ -1,5 +1,11 @@
 """Run a study: claim each pending cell in the store, hand it to an executor, publish its record.
 
+Nothing is written or printed before the study, the executor's arguments (and a Ray
+cluster's address) are checked. The local worker count is bounded by the cells to run
+and the cores. A full (or read-only) disk stops the sweep with one
+:class:`~zoo.errors.StorageError` line: the cell being written is released, never
+recorded as failed, so a resume after freeing space runs it again.
+
 Resuming is the same call: done cells are skipped (``retry_failed`` reruns
 ``error``/``oom`` cells, ``retry_skipped`` reruns ``skipped`` ones), cells held by a
 live writer elsewhere are left to it and waited for, and stale claims of dead
@@ -15,11 +21,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from zoo.bench.executors import Done, Executor, Job, ProcessExecutor, make_executor
+from zoo.bench.executors import Done, Executor, Job, ProcessExecutor, bounded, cores, make_executor
 from zoo.bench.progress import Progress
 from zoo.bench.cells import Cell
 from zoo.bench.study import Study
 from zoo.bench.store import FAILED, Store
+from zoo.errors import storage_error
 
 
 @dataclass
@@ -76,14 +83,50 @@ def run_study(
     t_start = time.perf_counter()
     cells = study.cells()
     store = Store(out, study.name)
+    retry = set(FAILED if retry_failed else ()) | ({"skipped"} if retry_skipped else set())
+    statuses = store.statuses()  # read-only: an absent store has none
+    todo = deque(c for c in cells if c.cell_id not in statuses or statuses[c.cell_id] in retry)
+    notes: list[str] = []
+    if not isinstance(executor, Executor):
+        workers, threads = _bound(executor, workers, threads, len(todo), notes)
     ex = executor if isinstance(executor, Executor) else make_executor(  # checks its arguments first
         executor, workers=workers, threads=threads, address=address, log_dir=store.dir / ".logs"
     )
+    try:
+        ex.check()  # a Ray address, Ray itself: before the store exists or a line is printed
+        return _sweep(study, cells, store, ex, todo, retry, notes, t_start, stream=stream, live=live, quiet=quiet,
+                      wait_elsewhere=wait_elsewhere, poll=poll)
+    except OSError as e:
+        full = storage_error(e)
+        if full is None:
+            raise
+        raise full from None
+    finally:
+        ex.close()  # idempotent: also when _sweep closed it, or it never started
+
+
+def _bound(kind: str, workers: int | None, threads: int | None, todo: int, notes: list[str]) -> tuple[Any, Any]:
+    """Local workers and threads bounded by the cells to run and the cores (a note for each cap)."""
+    if kind != "local":
+        return workers, threads
+    n = cores()
+    note = None
+    if isinstance(workers, int) and workers >= 1:
+        workers, note = bounded("--workers", workers, min(todo, n), f"the {todo} cells to run and the {n} cores need")
+        notes += [note] if note else []
+    if isinstance(threads, int) and threads >= 1:
+        threads, note = bounded("--threads", threads, n, f"the {n} cores")
+        notes += [note] if note else []
+    return workers, threads
+
+
+def _sweep(study: Study, cells: list[Cell], store: Store, ex: Executor, todo: deque[Cell], retry: set[str],
+           notes: list[str], t_start: float, *, stream: IO[str] | None, live: bool | None, quiet: bool,
+           wait_elsewhere: bool, poll: float) -> SweepSummary:
     store.init(study.to_json(), study.identity(), [c.to_json() for c in cells])
-    retry = set(FAILED if retry_failed else ()) | ({"skipped"} if retry_skipped else set())
     by_id: dict[str, Cell] = {c.cell_id: c for c in cells}
     statuses = store.statuses()
-    todo = deque(c for c in cells if c.cell_id not in statuses or statuses[c.cell_id] in retry)
+    todo = deque(c for c in todo if c.cell_id not in statuses or statuses[c.cell_id] in retry)
     counts = store.summary(by_id)
     for c in todo:  # cells to retry count as pending in this sweep's display
         if c.cell_id in statuses:
@@ -91,6 +134,8 @@ def run_study(
             counts["pending"] += 1
     progress = Progress(study.name, len(cells), counts, stream=stream, live=live, quiet=quiet)
     summary = SweepSummary(study.name, store.dir, len(cells), counts, executor=ex.describe())
+    for note in notes:
+        progress.message(note)
     if study.dropped:
         progress.message(f"left out (not registered here): {', '.join(study.dropped)}")
     if not todo:
@@ -157,13 +202,20 @@ def run_study(
 
 def _finish(done: Done, inflight: dict[str, tuple[Cell, Any]], store: Store, progress: Progress,
             summary: SweepSummary) -> None:
+    """Record a finished job. Its lease stays in ``inflight`` until published, so that a failure
+    here (a full disk while writing the failure record) leaves it to run_study to release."""
     from zoo.bench.runner import write_failure
 
-    cell, lease = inflight.pop(done.cell_id)
+    cell, lease = inflight[done.cell_id]
     result = done.result
+    reason = done.error if result is None else result.get("reason")
+    full = storage_error(reason, f"writing cell {cell.cell_id} in {store.dir} (finished cells are kept)")
+    if full is not None and (result is None or result.get("status") == "error"):
+        raise full  # the disk, not the cell, failed: stop; the cell is released and runs again on resume
     if result is None:
         result = write_failure(cell, lease.staging, done.status, done.error or "the runner failed")
     published = store.publish(lease)
+    del inflight[done.cell_id]
     note = "" if published else "  (already recorded by another writer; kept theirs)"
     line = progress.finished(cell, result, note=note)
     store.log(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}")

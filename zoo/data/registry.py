@@ -5,15 +5,16 @@ A loader is a function of keyword options only. Every loader accepts
 options (``val_size``, ``limit``, ``flatten`` ...); :func:`load` rejects an
 option the loader does not take, listing the ones it does, so a typo in a
 study fails before any data is read.
+
+This module imports no loader module (each imports it to register itself);
+:mod:`zoo.data` imports them all before its look-ups, as :mod:`zoo.models` does
+for the model families.
 """
 
 from __future__ import annotations
 
 import fnmatch
-import functools
-import importlib
 import inspect
-import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -67,8 +68,6 @@ def register_dataset(
 
     ``card`` names the dataset card (default: ``name``); ``embedded`` marks data
     that ship with an installed package (no data directory, no card files).
-    Loaders outside ``zoo.data`` (``zoo.models.cnn``) are listed once their
-    module is imported.
     """
 
     check_choice("task kind", kind, TASK_KINDS)
@@ -86,18 +85,8 @@ def register_dataset(
     return wrap
 
 
-@functools.cache  # once per process (a failed import is retried on the next call)
-def _ensure_loaded() -> None:
-    """Import every module of ``zoo.data``: each registers its own loaders when imported."""
-    import zoo.data
-
-    for module in pkgutil.iter_modules(zoo.data.__path__, "zoo.data."):
-        importlib.import_module(module.name)
-
-
 def get_dataset(name: str) -> DatasetEntry:
     """The entry for ``name``; an unknown name lists close matches."""
-    _ensure_loaded()
     try:
         return _REGISTRY[name]
     except (KeyError, TypeError):
@@ -106,7 +95,6 @@ def get_dataset(name: str) -> DatasetEntry:
 
 def list_datasets(pattern: str = "*") -> list[str]:
     """Sorted dataset names matching a shell-style ``pattern``."""
-    _ensure_loaded()
     return sorted(n for n in _REGISTRY if fnmatch.fnmatchcase(n, pattern))
 
 

@@ -15,6 +15,9 @@ from typing import Any
 from zoo.errors import ConfigError
 
 PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<bos>", "<eos>"
+PAD_ID, UNK_ID, BOS_ID, EOS_ID = 0, 1, 2, 3
+"""Ids of the specials in a vocabulary that lists them first in this order (``specials=(PAD, UNK[, BOS, EOS])``,
+as every vocabulary of the zoo's text datasets does): padding, unknown word, start and end of a target sentence."""
 
 
 class Vocab:

@@ -1,7 +1,8 @@
 """Encoder-decoder (seq2seq) translation: RNN encoder, attentive RNN decoder, greedy and beam search.
 
 Read top to bottom: config, encoder, attention, decoder, model, decoding,
-builders, ``zoo translate``.
+builders. Translating text with a trained model (``zoo translate``) is
+:mod:`zoo.apps.translate`.
 
 Architecture (Luong et al., 2015, "global attention"; the shape of Hands-On ML
 ch. 16's Keras model): a GRU or LSTM encoder, optionally bidirectional (the two
@@ -21,7 +22,7 @@ causal. ``tests/models/test_seq2seq.py`` checks that outputs do not depend on
 the amount of padding.
 
 Token ids: ``<pad>`` = 0 and ``<unk>`` = 1 on both sides, ``<bos>`` = 2 and
-``<eos>`` = 3 on the target side (:mod:`zoo.data.translation`).
+``<eos>`` = 3 on the target side (``zoo/data/vocab.py``; ``zoo/data/translation.py`` builds the vocabularies).
 
 Evidence (``benchmarks/recipes/seq2seq_gru-spa_eng.sh``, seed 0, one thread of the shared
 2-core CPU): ``seq2seq_gru`` on ``spa_eng`` reaches validation token accuracy 0.716 after 3
@@ -31,18 +32,15 @@ split; about 3.3 CPU-minutes per epoch.
 
 from __future__ import annotations
 
-import argparse
-import sys
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, NamedTuple
+from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from zoo.data.translation import BOS_ID, EOS_ID, PAD_ID  # (importing it registers spa_eng, numbers_en_es)
-from zoo.errors import CheckpointError, ConfigError, check_choice, check_fraction, check_positive
+from zoo.data.vocab import BOS_ID, EOS_ID, PAD_ID
+from zoo.errors import ConfigError, check_choice, check_fraction, check_positive
 from zoo.registry import register_model
 
 RNNS = ("gru", "lstm")
@@ -333,109 +331,3 @@ def seq2seq_lstm(**kwargs) -> Seq2Seq:
 def seq2seq_gru_tiny(**kwargs) -> Seq2Seq:
     """A small GRU translator (hidden 32, embeddings 16), for tests and smoke studies."""
     return Seq2Seq(Seq2SeqConfig(**{"embed_dim": 16, "hidden": 32, **kwargs}))
-
-
-# ----------------------------------------------------------------------------- translating text
-
-
-@dataclass
-class Translation:
-    """One translated sentence."""
-
-    text: str
-    """The translation, words joined by spaces (lower case, no punctuation, as the training data)."""
-    tokens: list[str] = field(default_factory=list)
-    """The translation's words (``<unk>`` where the model chose a word outside its vocabulary)."""
-    unknown: list[str] = field(default_factory=list)
-    """Source words never seen in training, read as ``<unk>``."""
-    finished: bool = True
-    """False when the model reached its length limit before writing ``<eos>``."""
-
-
-def _vocabs(task) -> tuple[Any, Any, Any]:
-    from zoo.data.translation import tokenizer
-    from zoo.data.vocab import Vocab
-
-    info = getattr(task, "data_info", None)
-    extra = info.extra if info is not None else {}
-    if "src_vocab" not in extra or "tgt_vocab" not in extra:
-        raise CheckpointError("this model carries no vocabularies (its data info lacks src_vocab/tgt_vocab); train it with zoo train.")
-    return Vocab.from_dict(extra["src_vocab"]), Vocab.from_dict(extra["tgt_vocab"]), tokenizer(extra.get("tokenizer", "words"))
-
-
-def translate(task, sentence: str, *, beam: int = 1, length_penalty: float = 1.0) -> Translation:
-    """Translate one sentence with a trained seq2seq task (greedy when ``beam == 1``).
-
-    Raises :class:`~zoo.errors.ConfigError` for an empty sentence or one longer
-    than the model's ``max_len`` words; unknown words are read as ``<unk>`` and
-    listed in :attr:`Translation.unknown`.
-    """
-    check_positive("beam", beam, integer=True)
-    src_vocab, tgt_vocab, tokenize = _vocabs(task)
-    model: Seq2Seq = task.model
-    words = tokenize(sentence) if isinstance(sentence, str) else []
-    if not words:
-        raise ConfigError(f"nothing to translate: {sentence!r} has no words (punctuation is ignored).")
-    limit = model.config.max_len
-    if len(words) > limit:
-        raise ConfigError(f"the sentence has {len(words)} words; this model reads at most {limit} (its max_len).")
-    unknown = list(dict.fromkeys(w for w in words if w not in src_vocab))
-    device = next(model.parameters()).device
-    src = torch.tensor([src_vocab.encode(words)], dtype=torch.long, device=device)
-    was_training = model.training
-    model.eval()
-    try:
-        ids = model.greedy(src)[0].tolist() if beam == 1 else model.beam_search(src, beam, length_penalty=length_penalty)[0]
-    finally:
-        model.train(was_training)
-    finished = EOS_ID in ids
-    ids = ids[: ids.index(EOS_ID)] if finished else [i for i in ids if i != PAD_ID]
-    tokens = [tgt_vocab.itos[i] for i in ids]
-    return Translation(" ".join(tokens), tokens, unknown, finished)
-
-
-def load_translator(path: str | Path):
-    """The seq2seq task of a checkpoint folder (or of a run folder holding ``checkpoint/``)."""
-    from zoo.checkpoint import CARD, load_checkpoint, read_card
-
-    path = Path(path)
-    if path.is_dir() and not (path / CARD).exists() and (path / "checkpoint" / CARD).exists():
-        path = path / "checkpoint"
-    card = read_card(path)
-    if card["task"] != "seq2seq":
-        raise CheckpointError(
-            f"{path} holds a {card['model']!r} checkpoint for {card['task']}, not a translation model; "
-            "zoo translate needs a seq2seq checkpoint (seq2seq_gru, seq2seq_lstm, seq2seq_gru_tiny)."
-        )
-    task = load_checkpoint(path)
-    task.eval()
-    return task
-
-
-def add_commands(sub: Any, argv: list[str]) -> None:
-    p = sub.add_parser(
-        "translate",
-        help="translate a sentence with a seq2seq checkpoint",
-        description="Translate SENTENCE with the seq2seq model in CHECKPOINT (a checkpoint folder or a zoo train run folder).",
-    )
-    p.add_argument("checkpoint", help="checkpoint folder (holding card.json), or a run folder holding checkpoint/")
-    p.add_argument("sentence", help="the sentence to translate (quote it)")
-    p.add_argument("--beam", type=int, default=1, help="beam width; 1 = greedy decoding (default: 1)")
-    p.add_argument("--length-penalty", "--length_penalty", dest="length_penalty", type=float, default=1.0,
-                   help="beam search ranks finished translations by log p / length**this (default: 1.0)")  # fmt: skip
-    p.set_defaults(run=cmd_translate)
-
-
-def cmd_translate(args: argparse.Namespace) -> int:
-    check_positive("--beam", args.beam, integer=True)
-    if not args.sentence.strip():
-        raise ConfigError("nothing to translate: the sentence is empty.")
-    task = load_translator(args.checkpoint)
-    result = translate(task, args.sentence, beam=args.beam, length_penalty=args.length_penalty)
-    if result.unknown:
-        shown = ", ".join(map(repr, result.unknown))
-        print(f"zoo: note: never seen in training, read as <unk>: {shown}", file=sys.stderr)
-    if not result.finished:
-        print(f"zoo: note: the translation reached the model's limit of {task.model.config.max_len} words", file=sys.stderr)
-    print(result.text)
-    return 0

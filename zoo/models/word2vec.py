@@ -1,6 +1,7 @@
 """Word2vec: skip-gram (SGNS) and CBOW with negative sampling (Mikolov et al., 2013).
 
-Read top to bottom: config, model, builders, the ``zoo neighbors`` / ``zoo analogy`` commands.
+Read top to bottom: config, model, builders. The ``zoo neighbors`` / ``zoo analogy``
+commands are :mod:`zoo.apps.neighbors`.
 
 Two tables of ``vocab_size x dim``: ``input`` (the word vectors people keep,
 word2vec.c's ``syn0``) and ``output`` (context vectors, ``syn1neg``),
@@ -36,7 +37,6 @@ runs. CBOW (seeds 0-1): analogy 0.179 (gensim 0.180), WordSim-353 0.435
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -267,55 +267,3 @@ def word2vec_sgns_tiny(**kwargs: Any) -> SkipGram:
 
 
 # No pretrained word2vec checkpoints are published yet.
-
-
-# ----------------------------------------------------------------------------- commands
-
-
-def add_commands(sub: Any, argv: list[str]) -> None:
-    """``zoo neighbors CHECKPOINT WORD...`` and ``zoo analogy CHECKPOINT A B C``."""
-    p = sub.add_parser("neighbors", help="nearest neighbours of words in a trained word2vec checkpoint")
-    p.add_argument("checkpoint", help="checkpoint folder, or a run folder holding checkpoint/")
-    p.add_argument("words", nargs="+", help="words to look up")
-    p.add_argument("--top", type=int, default=10, help="neighbours per word (default: 10)")
-    p.set_defaults(run=cmd_neighbors)
-    p = sub.add_parser("analogy", help="a is to b as c is to ? (3CosAdd) with a trained word2vec checkpoint")
-    p.add_argument("checkpoint", help="checkpoint folder, or a run folder holding checkpoint/")
-    p.add_argument("a")
-    p.add_argument("b")
-    p.add_argument("c")
-    p.add_argument("--top", type=int, default=5, help="answers to show (default: 5)")
-    p.set_defaults(run=cmd_analogy)
-
-
-def load_word_vectors(path: str):
-    """The :class:`~zoo.eval_words.WordVectors` of a checkpoint (or run) folder."""
-    from pathlib import Path
-
-    from zoo.checkpoint import CARD, load_checkpoint
-    from zoo.errors import CheckpointError
-
-    folder = Path(path)
-    if not (folder / CARD).exists() and (folder / "checkpoint" / CARD).exists():
-        folder = folder / "checkpoint"
-    task = load_checkpoint(folder)
-    if not hasattr(task, "word_vectors"):
-        raise CheckpointError(f"checkpoint {folder} holds a {task.zoo_spec['model']!r} model, not word vectors.")
-    return task.word_vectors()
-
-
-def cmd_neighbors(args: argparse.Namespace) -> int:
-    check_positive("--top", args.top, integer=True)
-    wv = load_word_vectors(args.checkpoint)
-    for word in args.words:
-        pairs = wv.nearest(word, args.top)
-        print(f"{word}: " + ", ".join(f"{w} {s:.3f}" for w, s in pairs))
-    return 0
-
-
-def cmd_analogy(args: argparse.Namespace) -> int:
-    check_positive("--top", args.top, integer=True)
-    wv = load_word_vectors(args.checkpoint)
-    pairs = wv.analogy(args.a, args.b, args.c, args.top)
-    print(f"{args.a} : {args.b} :: {args.c} : " + ", ".join(f"{w} {s:.3f}" for w, s in pairs))
-    return 0

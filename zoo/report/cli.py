@@ -17,7 +17,7 @@ def add_commands(sub: Any, argv: list[str]) -> None:
     p.add_argument("runs_dir", metavar="RUNS_DIR", help="a study's results store, e.g. runs/optimizers")
     p.add_argument("--out", help="report folder (default: reports/STUDY); its files are rewritten")
     p.add_argument("--metric", help="headline metric without stage prefix, e.g. f1 or mae "
-                   "(default per task kind: acc, rmse, bits_per_char, token_acc, analogy_acc)")
+                   "(default per task kind: acc, rmse, bits_per_char, analogy_acc; one the store has)")
     p.add_argument("--wandb", action="store_true",
                    help="also log every finished cell as a W&B run (offline unless WANDB_MODE is set; no account needed)")
     p.add_argument("--wandb-project", "--wandb_project", dest="wandb_project",

@@ -1,7 +1,7 @@
 """The report's figures, drawn with matplotlib's object API on the Agg canvas (no pyplot
 state, no display). Each function takes plain numbers from the store and returns a
-``matplotlib.figure.Figure``; :func:`save` writes it as PNG and SVG and returns the PNG
-bytes for embedding. Curves come from :mod:`zoo.bench.analysis` (the stored predictions),
+``matplotlib.figure.Figure``; :func:`render` turns it into PNG and SVG bytes (the PNG is
+also embedded in index.html). Curves come from zoo/report/curves.py (the stored predictions),
 never from a model.
 """
 
@@ -11,7 +11,6 @@ import io
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import matplotlib
@@ -21,7 +20,9 @@ import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter  # noqa: E402
 
-from zoo.bench import analysis as A  # noqa: E402
+from zoo.report import curves as C  # noqa: E402
+from zoo.report import stats as S  # noqa: E402
+from zoo.report import tables as T  # noqa: E402
 
 DPI = 100
 # Reproducible files: SVG ids and metadata do not change between runs of the same store.
@@ -38,15 +39,13 @@ def color(i: int) -> str:
     return PALETTE[i % len(PALETTE)]
 
 
-def save(fig: Figure, directory: Path, name: str) -> bytes:
-    """Write ``directory/name.png`` and ``.svg``; return the PNG bytes."""
-    directory.mkdir(parents=True, exist_ok=True)
+def render(fig: Figure) -> tuple[bytes, bytes]:
+    """The figure as PNG and SVG bytes (the report writes them with its other files)."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None})
-    png = buf.getvalue()
-    (directory / f"{name}.png").write_bytes(png)
-    fig.savefig(directory / f"{name}.svg", format="svg", metadata={"Date": None, "Creator": None})
-    return png
+    svg = io.BytesIO()
+    fig.savefig(svg, format="svg", metadata={"Date": None, "Creator": None})
+    return buf.getvalue(), svg.getvalue()
 
 
 def grid(n: int, *, ncols: int = 3, w: float = 3.6, h: float = 3.0, sharey: bool = False):
@@ -89,18 +88,18 @@ def _short(text: str, n: int = 38) -> str:
 # ------------------------------------------------------------------------------------------
 
 
-def isolation(verdicts: Sequence[A.Verdict], axis: str) -> Figure:
+def isolation(verdicts: Sequence[S.Verdict], axis: str) -> Figure:
     """One panel per problem: for each value of ``axis``, the test metric of every other
     nuisance configuration (grey), the chosen configuration's seeds (colour), their mean ±
     95% CI (black), and its mean validation score (hollow diamond), as the tuning playbook's
     isolation plots."""
     fig, axes = grid(len(verdicts), ncols=3, w=3.8, h=3.0)
     for ax, v in zip(axes, verdicts):
-        values = A.sort_values([e.value for e in v.entries])
-        pos = {A.canon(x): i for i, x in enumerate(values)}
+        values = T.sort_values([e.value for e in v.entries])
+        pos = {T.canon(x): i for i, x in enumerate(values)}
         winner = v.winner
         for e in v.entries:
-            x = pos[A.canon(e.value)]
+            x = pos[T.canon(e.value)]
             other = [t for _, _, t in e.others if math.isfinite(t)]
             if other:
                 ax.scatter(np.full(len(other), x - 0.22), other, s=10, color="#b0b0b0", zorder=1,
@@ -116,7 +115,7 @@ def isolation(verdicts: Sequence[A.Verdict], axis: str) -> Figure:
             if math.isfinite(e.select_score) and e.select_metric.endswith(v.metric):
                 ax.scatter(x + 0.2, e.select_score, marker="D", facecolors="none", edgecolors=color(x), s=26,
                            zorder=3, label=f"val {v.metric} (selection)" if e is winner else None)
-        ax.set_xticks(range(len(values)), [_short(A.show(x), 12) for x in values],
+        ax.set_xticks(range(len(values)), [_short(T.show(x), 12) for x in values],
                       rotation=40 if len(values) > 4 else 0, ha="right" if len(values) > 4 else "center")
         # Limits from the points, not the whiskers: a value with 2 seeds far apart has a CI wider
         # than every other value's spread (t = 12.7 at n = 2) and would flatten them all.
@@ -128,7 +127,7 @@ def isolation(verdicts: Sequence[A.Verdict], axis: str) -> Figure:
             pad = 0.08 * (hi - lo) if hi > lo else 0.01 * max(abs(hi), 1e-9)
             ax.set_ylim(lo - pad, hi + pad)
         if winner is not None:
-            i = pos[A.canon(winner.value)]
+            i = pos[T.canon(winner.value)]
             ax.get_xticklabels()[i].set_fontweight("bold")
         ax.set_xlim(-0.6, len(values) - 0.4)
         ax.set_title(_short(v.problem, 40))
@@ -171,8 +170,8 @@ def roc(panels: Sequence[Panel], class_names: Sequence[str] | None = None) -> Fi
         probs, y = np.asarray(p.probs, dtype=np.float64), np.asarray(p.target).astype(int)
         ax.plot([0, 1], [0, 1], ls=":", color="#999999", lw=0.8)
         if probs.ndim == 1:
-            fpr, tpr, _ = A.roc_curve(y == 1, probs)
-            ax.plot(*thin(fpr, tpr), color=color(0), lw=1.6, label=f"AUROC = {A.auroc(y == 1, probs):.4f}")
+            fpr, tpr, _ = C.roc_curve(y == 1, probs)
+            ax.plot(*thin(fpr, tpr), color=color(0), lw=1.6, label=f"AUROC = {C.auroc(y == 1, probs):.4f}")
             pred = probs >= p.threshold
             op_fpr = (pred & (y == 0)).sum() / max(1, (y == 0).sum())
             op_tpr = (pred & (y == 1)).sum() / max(1, (y == 1).sum())
@@ -184,15 +183,15 @@ def roc(panels: Sequence[Panel], class_names: Sequence[str] | None = None) -> Fi
             for c in range(n):
                 if not (0 < (y == c).sum() < len(y)):
                     continue
-                fpr, tpr, _ = A.roc_curve(y == c, probs[:, c])
-                a = A.auroc(y == c, probs[:, c])
+                fpr, tpr, _ = C.roc_curve(y == c, probs[:, c])
+                a = C.auroc(y == c, probs[:, c])
                 aucs.append(a)
                 tprs.append(np.interp(grid_fpr, fpr, tpr))
                 ax.plot(*thin(fpr, tpr, 400), lw=0.7, alpha=0.55, color=color(c),
                         label=f"{_short(_class_label(class_names, c), 12)}: {a:.3f}" if n <= 12 else None)
             onehot = np.eye(n, dtype=bool)[y]
-            fpr, tpr, _ = A.roc_curve(onehot.ravel(), probs.ravel())
-            ax.plot(*thin(fpr, tpr), color="black", lw=1.6, label=f"micro-avg: {A.auroc(onehot.ravel(), probs.ravel()):.4f}")
+            fpr, tpr, _ = C.roc_curve(onehot.ravel(), probs.ravel())
+            ax.plot(*thin(fpr, tpr), color="black", lw=1.6, label=f"micro-avg: {C.auroc(onehot.ravel(), probs.ravel()):.4f}")
             if tprs:
                 ax.plot(grid_fpr, np.mean(tprs, 0), color="black", ls="--", lw=1.4,
                         label=f"macro-avg: {np.mean(aucs):.4f}")
@@ -210,8 +209,8 @@ def pr(panels: Sequence[Panel], class_names: Sequence[str] | None = None) -> Fig
     for ax, p in zip(axes, panels):
         probs, y = np.asarray(p.probs, dtype=np.float64), np.asarray(p.target).astype(int)
         if probs.ndim == 1:
-            prec, rec, _ = A.pr_curve(y == 1, probs)
-            ax.step(*thin(rec, prec), where="post", color=color(0), lw=1.6, label=f"AP = {A.average_precision(y == 1, probs):.4f}")
+            prec, rec, _ = C.pr_curve(y == 1, probs)
+            ax.step(*thin(rec, prec), where="post", color=color(0), lw=1.6, label=f"AP = {C.average_precision(y == 1, probs):.4f}")
             pred = probs >= p.threshold
             tp = (pred & (y == 1)).sum()
             op_p, op_r = tp / max(1, pred.sum()), tp / max(1, (y == 1).sum())
@@ -223,15 +222,15 @@ def pr(panels: Sequence[Panel], class_names: Sequence[str] | None = None) -> Fig
             for c in range(n):
                 if not (y == c).any():
                     continue
-                prec, rec, _ = A.pr_curve(y == c, probs[:, c])
-                a = A.average_precision(y == c, probs[:, c])
+                prec, rec, _ = C.pr_curve(y == c, probs[:, c])
+                a = C.average_precision(y == c, probs[:, c])
                 aps.append(a)
                 ax.step(*thin(rec, prec, 400), where="post", lw=0.7, alpha=0.55, color=color(c),
                         label=f"{_short(_class_label(class_names, c), 12)}: {a:.3f}" if n <= 12 else None)
             onehot = np.eye(n, dtype=bool)[y]
-            prec, rec, _ = A.pr_curve(onehot.ravel(), probs.ravel())
+            prec, rec, _ = C.pr_curve(onehot.ravel(), probs.ravel())
             ax.step(*thin(rec, prec), where="post", color="black", lw=1.6,
-                    label=f"micro-avg: {A.average_precision(onehot.ravel(), probs.ravel()):.4f}")
+                    label=f"micro-avg: {C.average_precision(onehot.ravel(), probs.ravel()):.4f}")
             ax.plot([], [], " ", label=f"macro AP: {np.mean(aps):.4f}")
         ax.set(xlim=(-0.01, 1.01), ylim=(0, 1.02), xlabel="recall", ylabel="precision")
         ax.set_title(_short(p.label, 46))
@@ -247,8 +246,8 @@ def confusion(panels: Sequence[Panel], class_names: Sequence[str] | None = None)
     fig, axes = grid(len(panels), ncols=3, w=size, h=size)
     for ax, p in zip(axes, panels):
         y = np.asarray(p.target).astype(int)
-        pred = A.hard_predictions(p.probs, p.threshold)
-        cm = A.confusion(y, pred, n).astype(np.float64)
+        pred = C.hard_predictions(p.probs, p.threshold)
+        cm = C.confusion(y, pred, n).astype(np.float64)
         norm = cm / np.maximum(cm.sum(1, keepdims=True), 1)
         ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
         ax.grid(False)
@@ -392,7 +391,7 @@ def throughput(rows: Sequence[tuple[str, Any, str, float, float]]) -> Figure:
     fig, axes = grid(len(problems), ncols=2, w=4.6, h=3.0)
     for ax, prob in zip(axes, problems):
         sub = [r for r in rows if r[0] == prob]
-        sizes = A.sort_values(dict.fromkeys(r[1] for r in sub))
+        sizes = T.sort_values(dict.fromkeys(r[1] for r in sub))
         kinds = list(dict.fromkeys(r[2] for r in sub))
         width = 0.8 / max(1, len(kinds))
         for k, kind in enumerate(kinds):
@@ -404,7 +403,7 @@ def throughput(rows: Sequence[tuple[str, Any, str, float, float]]) -> Figure:
                         ys.append(r[3])
                         es.append(r[4] if math.isfinite(r[4]) else 0.0)
             ax.bar(xs, ys, width=width * 0.95, yerr=es, capsize=2, color=color(k), label=kind)
-        ax.set_xticks(range(len(sizes)), [A.show(s) for s in sizes])
+        ax.set_xticks(range(len(sizes)), [T.show(s) for s in sizes])
         ax.set(xlabel="batch size", ylabel="samples / s")
         ax.set_title(_short(prob, 40))
         ax.legend(loc="upper left")

@@ -18,8 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from zoo.bench import analysis as A
+from zoo import record as R
 from zoo.errors import ConfigError
+from zoo.report import curves as C
+from zoo.report import tables as T
 
 
 def _finite(d: dict[str, Any]) -> dict[str, Any]:
@@ -35,7 +37,7 @@ def _finite(d: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def log_store(table: A.Table, *, project: str | None = None) -> int:
+def log_store(table: T.Table, *, project: str | None = None) -> int:
     """Log each cell that has a ``result.json`` as one run; return how many were logged.
     Pending and unreadable cells have nothing finished to log and are left out."""
     try:
@@ -58,17 +60,17 @@ def log_store(table: A.Table, *, project: str | None = None) -> int:
                   "data": c.cell.get("data"), "seed": c.seed, "task_kind": c.task_kind,
                   **(c.cell.get("params") or {}), "scientific": c.scientific, "nuisance": c.nuisance,
                   "fixed": c.cell.get("fixed") or {}}
-        settings_text = A.describe_config({**c.scientific, **c.nuisance})
+        settings_text = T.describe_config({**c.scientific, **c.nuisance})
         run = wandb.init(project=project, group=store.name, job_type=c.problem, config=config,
-                         name=f"{c.problem} {settings_text} seed={A.show(c.seed)}".strip(),
+                         name=f"{c.problem} {settings_text} seed={T.show(c.seed)}".strip(),
                          tags=[c.status], dir=os.environ.get("WANDB_DIR"), reinit="create_new", settings=settings)
         try:
-            _log_history(run, c)
+            _log_history(run, table.history(c))
             _log_charts(wandb, run, c, table)
             summary = {"status": c.status, "reason": c.reason}
             if row is not None:
                 summary.update(_finite({k: row[k] for k in row.index
-                                        if k.startswith(("val_", "test_", "fit_")) or k in A.ROW_COST_FIELDS
+                                        if k.startswith(("val_", "test_", "fit_")) or k in T.ROW_COST_FIELDS
                                         or k == "time_to_target"}))
             run.summary.update(summary)
         finally:
@@ -77,8 +79,7 @@ def log_store(table: A.Table, *, project: str | None = None) -> int:
     return n
 
 
-def _log_history(run: Any, c: A.CellRecord) -> None:
-    h = c.history
+def _log_history(run: Any, h: Any) -> None:
     if h is None or "epoch" not in h.columns:
         return
     for rec in h.to_dict("records"):
@@ -90,15 +91,15 @@ def _log_history(run: Any, c: A.CellRecord) -> None:
             run.log({"epoch": int(epoch), **values}, step=int(epoch))
 
 
-def _log_charts(wandb: Any, run: Any, c: A.CellRecord, table: A.Table) -> None:
+def _log_charts(wandb: Any, run: Any, c: R.CellRecord, table: T.Table) -> None:
     charts: dict[str, Any] = {}
     pred = c.predictions if c.status == "ok" else None
     if pred is not None and "probs" in pred:
-        probs = A.as_two_columns(pred["probs"])
+        probs = C.as_two_columns(pred["probs"])
         target = np.asarray(pred["target"]).astype(int).reshape(-1)
         labels = [str(i) for i in range(probs.shape[1])]
         threshold = float(table.test_metrics.get(c.cell_id, {}).get("threshold", 0.5))
-        hard = A.hard_predictions(pred["probs"], threshold)
+        hard = C.hard_predictions(pred["probs"], threshold)
         charts["test_roc"] = wandb.plot.roc_curve(target, probs, labels=labels, title="ROC (test)")
         charts["test_pr"] = wandb.plot.pr_curve(target, probs, labels=labels, title="Precision-recall (test)")
         charts["test_confusion"] = wandb.plot.confusion_matrix(y_true=target.tolist(), preds=hard.tolist(),

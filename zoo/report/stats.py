@@ -1,0 +1,281 @@
+"""Statistics over seeds and the verdicts of a study, by scipy.stats.
+
+For each value of a scientific axis, the configuration of the other axes with the best
+mean validation metric is chosen (:func:`best_over_nuisance`); its test metric is
+reported as mean ± 95% confidence interval over seeds (Student's t, :func:`mean_ci`),
+and the winner is compared with every other value by a paired t-test over the seeds
+both finished (:func:`paired_test`), Holm-adjusted for how many were compared.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from zoo.record import DIVERGED, OK
+from zoo.report.tables import Table, canon, check_metric, native, problem_metric, show
+from zoo.report.tables import isnan as _isnan
+from zoo.report.tables import mode as metric_mode
+
+ALPHA = 0.05
+"""Significance level of the paired tests (two-sided)."""
+
+
+@dataclass(frozen=True)
+class MeanCI:
+    """Mean and 95% confidence half-width over ``n`` seeds (``half`` is NaN for n < 2)."""
+
+    mean: float
+    half: float
+    n: int
+
+    @property
+    def low(self) -> float:
+        return self.mean - self.half
+
+    @property
+    def high(self) -> float:
+        return self.mean + self.half
+
+
+def mean_ci(values: Iterable[float], confidence: float = 0.95) -> MeanCI:
+    """Mean ± t_{(1+c)/2, n-1} · s / √n (Student's t from ``scipy.stats.t``; s with n - 1 degrees of freedom).
+
+    Non-finite values are dropped. n = 0 gives NaN; n = 1 gives the value and a NaN half-width.
+    """
+    x = np.asarray([v for v in values if v is not None and np.isfinite(v)], dtype=np.float64)
+    n = len(x)
+    if n == 0:
+        return MeanCI(math.nan, math.nan, 0)
+    if n == 1:
+        return MeanCI(float(x[0]), math.nan, 1)
+    mean = float(x.mean())
+    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1) * stats.sem(x))  # = t.interval's half-width, 0 for equal values
+    return MeanCI(mean, half, n)
+
+
+@dataclass(frozen=True)
+class PairedTest:
+    """A paired comparison of two settings over the seeds both finished."""
+
+    n: int
+    """Seeds shared by both settings (with a finite metric)."""
+    mean_diff: float
+    """Mean of (winner - runner-up) over the shared seeds, in the metric's unit."""
+    pvalue: float
+    method: str
+    note: str = ""
+
+    @property
+    def testable(self) -> bool:
+        return self.n >= 2 and math.isfinite(self.pvalue)
+
+    @property
+    def significant(self) -> bool | None:
+        return bool(self.pvalue < ALPHA) if self.testable else None
+
+
+PAIRED_METHOD = "paired t-test"
+PAIRED_WHY = (
+    "Seeds are paired: cells with the same seed share the data split and seed-dependent "
+    "randomness, so the test runs on the per-seed differences (scipy.stats.ttest_rel, two-sided, "
+    f"α = {ALPHA}). A t-test rather than the Wilcoxon signed-rank test because with the 3–5 seeds "
+    "studies use, Wilcoxon cannot reach p < 0.05 at all (its smallest two-sided p with n = 5 is "
+    "0.0625); the t-test assumes the differences are roughly normal. With fewer than 2 shared "
+    "seeds the difference is reported as not testable."
+)
+
+
+def holm_adjust(pvalues: Sequence[float]) -> list[float]:
+    """Holm's step-down adjustment of the winner-vs-others p-values (NaN = untestable, kept NaN).
+
+    With k tests sorted by p, the i-th smallest (0-based) is multiplied by k - i, made
+    non-decreasing along that order and capped at 1: the family-wise error stays at α
+    however many values an axis compares.
+    """
+    finite = sorted((p, i) for i, p in enumerate(pvalues) if math.isfinite(p))
+    k, out, running = len(finite), [math.nan] * len(pvalues), 0.0
+    for rank, (p, i) in enumerate(finite):
+        running = max(running, min(1.0, (k - rank) * p))
+        out[i] = running
+    return out
+
+
+def paired_test(a: dict[Any, float], b: dict[Any, float]) -> PairedTest:
+    """Paired t-test of ``a`` vs ``b`` (seed -> metric) over the seeds both have
+    (``scipy.stats.ttest_rel``, two-sided); differences that are the same on every seed
+    (zero variance: t is 0/0 or ±inf) give p = 1 (all zero) or p = 0."""
+    shared = [s for s in a if s in b and np.isfinite(a[s]) and np.isfinite(b[s])]
+    if len(shared) < 2:
+        diff = float(np.mean([a[s] - b[s] for s in shared])) if shared else math.nan
+        return PairedTest(len(shared), diff, math.nan, PAIRED_METHOD, f"{len(shared)} shared seed{'s' if len(shared) != 1 else ''}")
+    x = np.array([a[s] for s in shared], dtype=np.float64)
+    y = np.array([b[s] for s in shared], dtype=np.float64)
+    d = x - y
+    if np.allclose(d, d[0], rtol=0, atol=1e-12):  # zero variance: t is 0/0 or ±inf
+        p = 1.0 if abs(d[0]) <= 1e-12 else 0.0
+        note = "identical on every seed" if p == 1.0 else "the same difference on every seed"
+        return PairedTest(len(shared), float(d.mean()), p, PAIRED_METHOD, note)
+    p = float(stats.ttest_rel(x, y).pvalue)
+    return PairedTest(len(d), float(d.mean()), min(1.0, p), PAIRED_METHOD)
+
+
+# --------------------------------------------------------------------------------------
+# Best over nuisance, verdicts
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Entry:
+    """One scientific value of one axis on one problem, at its best nuisance setting."""
+
+    value: Any
+    config: dict[str, Any]
+    """The other axes' values of the chosen configuration (nuisance and other scientific axes)."""
+    select_metric: str
+    """Column the configuration was chosen by (``val_<metric>``, never a test metric unless no
+    validation metric exists)."""
+    select_score: float
+    """Mean of ``select_metric`` over the configuration's finished seeds."""
+    test: dict[Any, float]
+    """Seed -> test metric of the chosen configuration."""
+    stats: MeanCI
+    n_configs: int
+    """Configurations compared for this value (the nuisance search size)."""
+    n_diverged: int
+    """Diverged cells among all of this value's configurations."""
+    cell_ids: list[str]
+    """Finished cells of the chosen configuration (seed order)."""
+    best_cell: str | None
+    """The chosen configuration's cell with the best validation score (figures draw it)."""
+    others: list[tuple[dict[str, Any], float, float]] = field(default_factory=list)
+    """(config, mean select score, mean test metric) of the configurations not chosen."""
+
+
+@dataclass
+class Verdict:
+    """Which value of ``axis`` wins on ``problem``, by how much, and whether it is significant."""
+
+    problem: str
+    axis: str | None
+    metric: str
+    mode: str
+    entries: list[Entry]
+    """Best first (by mean test metric); entries with no finished seed last."""
+    versus: list[PairedTest | None] = field(default_factory=list)
+    """The winner against each later entry (``entries[1:]``, same order); None where untestable."""
+    holm: list[float] = field(default_factory=list)
+    """``versus`` p-values adjusted for the number of values compared (Holm), same order."""
+
+    @property
+    def comparison(self) -> PairedTest | None:
+        """The winner against the runner-up."""
+        return self.versus[0] if self.versus else None
+
+    @property
+    def winner(self) -> Entry | None:
+        return self.entries[0] if self.entries and self.entries[0].stats.n else None
+
+    @property
+    def runner_up(self) -> Entry | None:
+        return self.entries[1] if len(self.entries) > 1 and self.entries[1].stats.n else None
+
+    @property
+    def margin(self) -> float:
+        """How much better the winner's mean is than the runner-up's (positive = better)."""
+        if self.winner is None or self.runner_up is None:
+            return math.nan
+        d = self.winner.stats.mean - self.runner_up.stats.mean
+        return d if self.mode == "max" else -d
+
+
+def best_over_nuisance(table: Table, problem: str, axis: str | None, metric: str, mode: str) -> list[Entry]:
+    """For each value of ``axis`` (scientific) on ``problem``: the configuration of the other
+    axes with the best mean validation ``metric`` over its seeds, and its test metric per seed.
+
+    A configuration with a diverged seed ranks after every configuration without one (a
+    setting that blows up is not the best one, whatever its other seeds score). Cells that
+    errored, ran out of memory or were skipped say nothing about the setting and are left out.
+    """
+    df = table.rows
+    df = df[(df.problem == problem) & df.status.isin([OK, DIVERGED])]
+    if df.empty:
+        return []
+    sci = [a for a in table.store.scientific_axes if a in df.columns]
+    others = [a for a in sci if a != axis] + [a for a in table.store.nuisance_axes if a in df.columns]
+    test_col = f"test_{metric}"
+    select_col = f"val_{metric}"
+    if select_col not in df or not df[select_col].notna().any():
+        select_col = "val_loss" if "val_loss" in df and df["val_loss"].notna().any() else test_col
+    select_mode = metric_mode(select_col) if select_col != f"val_{metric}" else mode
+
+    def key_of(r: pd.Series, cols: Sequence[str]) -> str:
+        return canon([r[c] if not _isnan(r[c]) else None for c in cols])
+
+    df = df.assign(_value=[key_of(r, [axis]) if axis else "null" for _, r in df.iterrows()],
+                   _config=[key_of(r, others) for _, r in df.iterrows()])
+    entries = []
+    for _, g in df.groupby("_value", sort=False):
+        value = native(g.iloc[0][axis]) if axis else None
+        configs = []
+        for config_key, h in g.groupby("_config", sort=False):
+            ok = h[h.status == OK]
+            sel = ok[select_col].dropna() if select_col in ok else pd.Series(dtype=float)
+            score = float(sel.mean()) if len(sel) else math.nan
+            tests = ok[test_col] if test_col in ok else pd.Series(np.nan, index=ok.index)
+            configs.append((config_key, h, ok, score, float(tests.mean()) if tests.notna().any() else math.nan,
+                            int((h.status == DIVERGED).sum())))
+
+        def rank(cfg: tuple) -> tuple:
+            _, h, _, score, _, n_div = cfg
+            finite = math.isfinite(score)
+            return (n_div > 0, not finite, -score if (finite and select_mode == "max") else (score if finite else 0.0))
+
+        configs.sort(key=rank)
+        best_key, h, ok, score, _, _ = configs[0]
+        try:
+            ok = ok.sort_values("seed")
+        except TypeError:  # mixed seed types: text order
+            ok = ok.sort_values("seed", key=lambda s: s.map(show))
+        test = {native(r.seed): float(r[test_col]) for _, r in ok.iterrows() if test_col in ok and not _isnan(r[test_col])}
+        best_cell = None
+        if len(ok):
+            cands = ok[ok[select_col].notna()] if select_col in ok else ok
+            if len(cands):
+                best_cell = cands.loc[cands[select_col].idxmax() if select_mode == "max" else cands[select_col].idxmin()].cell_id
+            else:
+                best_cell = ok.iloc[0].cell_id
+        config = {a: native(h.iloc[0][a]) for a in others}
+        entries.append(Entry(
+            value=value, config=config, select_metric=select_col, select_score=score, test=test,
+            stats=mean_ci(test.values()), n_configs=len(configs), n_diverged=int((g.status == DIVERGED).sum()),
+            cell_ids=list(ok.cell_id), best_cell=best_cell,
+            others=[({a: native(c[1].iloc[0][a]) for a in others}, c[3], c[4]) for c in configs[1:]],
+        ))
+    sign = 1 if mode == "min" else -1
+    entries.sort(key=lambda e: (e.stats.n == 0, sign * e.stats.mean if e.stats.n else 0.0, show(e.value)))
+    return entries
+
+
+def verdicts(table: Table, metric: str | None = None) -> list[Verdict]:
+    """One verdict per (problem, scientific axis); one per problem if the study has no
+    scientific axis (its best configuration)."""
+    metric = check_metric(table, metric)
+    out = []
+    for problem in table.store.problems:
+        m, mode = problem_metric(table, problem, metric)
+        axes = [a for a in table.store.scientific_axes if a in table.rows.columns] or [None]
+        for axis in axes:
+            entries = best_over_nuisance(table, problem, axis, m, mode)
+            versus: list[PairedTest | None] = [
+                paired_test(entries[0].test, e.test) if entries[0].stats.n and e.stats.n else None for e in entries[1:]
+            ]
+            holm = holm_adjust([c.pvalue if c is not None else math.nan for c in versus])
+            out.append(Verdict(problem, axis, m, mode, entries, versus, holm))
+    return out
