@@ -108,7 +108,7 @@ def add_dataclass_flags(parser: Any, cls: type, *, skip: set[str] = frozenset(),
         names = [f"--{s.name}"] + ([f"--{s.name.replace('_', '-')}"] if "_" in s.name else [])
         shown = ",".join(map(str, s.default)) if isinstance(s.default, tuple) else s.default
         group.add_argument(*names, dest=s.name, metavar=_metavar(s.type), default=argparse.SUPPRESS,
-                           help=f"{docs.get(s.name, '')} (default: {shown})", type=TypedValue(s.type, s.name, s.default == ""))
+                           help=f"{docs.get(s.name, '')} (default: {shown})", type=TypedValue(s.type, s.name, s.default in ("", ())))
         added.append(s.name)
     return added
 

@@ -139,8 +139,8 @@ def _coerce(value: Any, tp: Any, text: bool, empty_ok: bool, bounds: tuple[int, 
             value = [p.strip() for p in inner.split(",")] if inner.strip() else []
             if not value or any(not p for p in value):
                 raise _Mismatch  # '' or '1,,2': an empty item is a typo, never a value
-        if not isinstance(value, (list, tuple)):
-            raise _Mismatch
+        if not isinstance(value, (list, tuple)) or (not value and not empty_ok):
+            raise _Mismatch  # an empty list only where the default is one
         args = [a for a in typing.get_args(base) if a is not Ellipsis]
         if origin is tuple and len(args) > 1 and Ellipsis not in typing.get_args(base):
             if len(value) != len(args):
@@ -181,6 +181,8 @@ def _coerce(value: Any, tp: Any, text: bool, empty_ok: bool, bounds: tuple[int, 
 
 
 def _parse_text(text: str, base: type) -> Any:
+    if not text.isascii():  # int('８') is 8: a number is written in ASCII digits
+        raise _Mismatch
     low = text.lower()
     try:
         if base is bool:
@@ -494,7 +496,7 @@ def resolve(
         if key == "data_options":
             value = check_data_options(value, data_options, dataset=str(settings.get("data", "")))
         else:
-            value = coerce(value, s.type, key, empty_ok=s.default == "")
+            value = coerce(value, s.type, key, empty_ok=s.default in ("", ()))
         groups[s.section][key] = value
     entry_optim = TASK_SETTINGS[kind].default_optim
     model_settings = groups["model"]

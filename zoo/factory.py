@@ -102,11 +102,11 @@ def memory_bytes() -> int:
         return 2**40
 
 
-def build_model(name: str, kwargs: Mapping[str, Any]):
-    """``registry.call_builder``, refusing in one line a model too large to train here.
+def check_size(name: str, kwargs: Mapping[str, Any]) -> None:
+    """Refuse in one line a model too large to train here, from its shapes alone.
 
-    The model is first built on torch's meta device (shapes only, nothing allocated):
-    weights, gradients and two optimizer moments must fit in the machine's memory.
+    The model is built on torch's meta device (nothing allocated): weights, gradients and
+    two optimizer moments must fit in the machine's memory.
     """
     import torch
 
@@ -126,6 +126,11 @@ def build_model(name: str, kwargs: Mapping[str, Any]):
                 f"model {name!r} with these settings has {count:,} parameters: training needs about "
                 f"{need / 2**30:,.1f} GiB, more than this machine's {memory_bytes() / 2**30:,.1f} GiB; choose smaller sizes."
             )
+
+
+def build_model(name: str, kwargs: Mapping[str, Any]):
+    """``registry.call_builder`` after :func:`check_size`; an allocation that fails anyway is one line too."""
+    check_size(name, kwargs)
     try:
         return registry.call_builder(name, dict(kwargs))
     except (MemoryError, RuntimeError) as e:

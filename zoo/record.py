@@ -159,7 +159,7 @@ def write_error(e: BaseException, path: str | Path, *, disk_full_only: bool = Fa
     if isinstance(e, ZooError) or not isinstance(e, OSError):
         return None
     if e.errno in (errno.ENOSPC, errno.EDQUOT):
-        return DiskFullError(f"no space left on the device writing {path}; free some space and run the "
+        return DiskFullError(f"the disk is full (no space left on the device) writing {path}; free some space and run the "
                              "command again (what was complete is kept, nothing half-written is).")
     if not disk_full_only and e.errno in (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EISDIR):
         return WriteError(f"cannot write {path} ({e.strerror}); choose a folder you can write to.")

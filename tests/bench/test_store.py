@@ -180,7 +180,7 @@ def test_init_writes_study_and_cells_together_or_neither(tmp_path, monkeypatch):
 
     monkeypatch.setattr(record, "write_json_atomic", full_at_cells)
     s = Store(tmp_path, "st")
-    with pytest.raises(record.DiskFullError, match="no space left on the device writing .*cells.json") as e:
+    with pytest.raises(record.DiskFullError, match="no space left on the device\) writing .*cells.json") as e:
         s.init({"name": "st"}, "A", [{"cell_id": "c1"}, {"cell_id": "c2"}])
     assert "\n" not in str(e.value)
     left = sorted(p.name for p in (tmp_path / "st").iterdir())

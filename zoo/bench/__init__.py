@@ -9,16 +9,19 @@ the record each cell leaves (what ``zoo.report`` reads).
 """
 
 from zoo.bench.cells import Cell, cell_id
-from zoo.bench.parse import load_study, parse_study
 from zoo.bench.study import Study, StudyError
 
 
 def __getattr__(name: str):
-    # Lazy: the sweep pulls in torch; reading a study does not.
+    # Lazy: the sweep and the study checks pull in torch and the registries; reading a store does not.
     if name in ("run_study", "SweepSummary"):
         from zoo.bench import sweep
 
         return getattr(sweep, name)
+    if name in ("load_study", "parse_study"):
+        from zoo.bench import parse
+
+        return getattr(parse, name)
     raise AttributeError(f"module 'zoo.bench' has no attribute {name!r}")
 
 

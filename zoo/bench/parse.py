@@ -271,7 +271,7 @@ def _value(chk: _Checker, path: str, key: str, value: Any, problems: Sequence[Pr
     for p in problems:
         setting = tables[p.id][key]
         try:
-            out = config.coerce(value, setting.type, key, empty_ok=setting.default == "")
+            out = config.coerce(value, setting.type, key, empty_ok=setting.default in ("", ()))
         except ConfigError as e:
             hint = " (YAML reads yes/no/on/off as booleans: quote the word)" if isinstance(value, bool) else ""
             chk.fail(path, f"{str(e).rstrip('.')}{hint}.")
@@ -285,7 +285,8 @@ def _config_error(problem: Problem, params: Mapping[str, Any]) -> str | None:
     """The message of zoo's own check of ``params`` for ``problem`` (:func:`zoo.factory.resolve`), or None."""
     params = {k: v for k, v in params.items() if not (k == "lr" and isinstance(v, Mapping))}  # lr chosen by a tuner
     try:
-        factory.resolve(problem.model, problem.data, check_model=True, **params)
+        cfg = factory.resolve(problem.model, problem.data, check_model=True, **params)
+        factory.check_size(cfg.model, cfg.model_settings)  # shapes only (torch's meta device), nothing allocated
     except ZooError as e:
         return str(e)
     except (TypeError, ValueError, KeyError, AttributeError) as e:

@@ -272,8 +272,11 @@ def list_studies() -> list[str]:
 def find_study(name_or_path: str | Path) -> Path:
     """A study file: a path, or the name of a shipped study (``smoke`` -> benchmarks/smoke.yaml)."""
     p = Path(name_or_path)
-    if p.is_file():
-        return p
+    try:
+        if p.is_file():
+            return p
+    except OSError as e:  # a name too long for the file system, ...
+        raise StudyError(str(name_or_path)[:80], "", f"not a study name or file ({e.strerror}).") from None
     if p.suffix in (".yaml", ".yml") or "/" in str(name_or_path):
         raise StudyError(str(name_or_path), "", "no such study file.", list_studies() or None)
     shipped = benchmarks_dir() / f"{name_or_path}.yaml"

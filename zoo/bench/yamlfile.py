@@ -62,6 +62,8 @@ _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping
 def read_yaml(path: str | Path, *, what: str = "file", error: type[FileError] = FileError) -> Any:
     """The parsed file; a syntax error, a duplicate key or an unreadable file is an ``error``."""
     try:
+        if not Path(path).is_file():
+            raise FileNotFoundError(2, "not a regular file" if Path(path).exists() else "no such file", str(path))
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
         raise error(str(path), "", f"cannot read the {what} ({e.__class__.__name__}: {e}).") from None
@@ -74,3 +76,5 @@ def read_yaml(path: str | Path, *, what: str = "file", error: type[FileError] = 
             where = f"line {mark.line + 1}, column {mark.column + 1}: "
         problem = getattr(e, "problem", None) or str(e)
         raise error(str(path), "", f"{where}not valid YAML ({' '.join(str(problem).split())}).") from None
+    except RecursionError:
+        raise error(str(path), "", "nested too deeply to be a configuration.") from None
