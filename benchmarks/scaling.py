@@ -58,7 +58,7 @@ def _max_relative_difference(a: dict, b: dict) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     from zoo.bench.executors import ProcessExecutor, cores
-    from zoo.bench.spec import load_study
+    from zoo.bench.parse import load_study
     from zoo.bench.sweep import run_study
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])

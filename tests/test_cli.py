@@ -97,7 +97,7 @@ def test_train_writes_run_folder(tmp_path, capsys):
         (["train", "mlp_tiny", "--optimizer", "lamb"], "unknown optimizer 'lamb'"),
         (["train", "mlp_tiny", "--hidden", "8,0"], "each hidden size must be an integer > 0, got 0"),
         (["train", "mlp_tiny", "--batch-size", "-4"], "batch_size must be an integer > 0, got -4"),
-        (["train", "mlp_tiny", "--lr", "fast"], "--lr must be a number, got 'fast'"),
+        (["train", "mlp_tiny", "--lr", "fast"], "--lr: lr must be a finite number, got 'fast'"),
         (["train", "mlp_tiny", "--max_epochs", "0"], "max_epochs must be an integer > 0, got 0"),
         (["train", "mlp_tiny", "--logger", "mlflow"], "unknown logger 'mlflow'"),
         (["train", "mlp_tiny", "--data-option", "limt=5"], "limt"),

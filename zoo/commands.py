@@ -1,14 +1,28 @@
-"""``zoo list`` and ``zoo train``: the commands over the zoo's own API."""
+"""``zoo list`` and ``zoo train``: the commands over the zoo's own API.
+
+``zoo train``'s flags are generated from the configuration dataclasses (zoo/config.py:
+the model family's config, the task's settings, OptimConfig, LoopConfig, DataConfig,
+RunSettings), with the field docstrings as help, as in litgpt's ``args.py``.
+``--config FILE`` reads a YAML recipe or a checkpoint card's configuration; flags given
+explicitly override it (LightningCLI's convention). ``--print-config`` prints the
+resolved configuration as YAML and exits.
+"""
 
 from __future__ import annotations
 
 import argparse
+import ast
+import inspect
 import sys
+import textwrap
 import time
+import typing
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from zoo.flags import TypedValue, add_dataclass_flags
+IMPLIED = {"in_features", "num_classes", "vocab_size", "in_channels", "src_vocab_size", "tgt_vocab_size"}
+"""Model settings a dataset implies: no flag (a configuration file or the Python API may still set them)."""
 
 
 def add_commands(sub: Any, argv: list[str]) -> None:
@@ -22,105 +36,184 @@ def add_commands(sub: Any, argv: list[str]) -> None:
         help="train a model on a dataset, evaluate it and save a checkpoint",
         description="Train MODEL on DATA. `zoo train MODEL --help` lists the model's own flags.",
     )
-    p.add_argument("model", help="a model name (zoo list models)")
-    add_run_flags(p)
-    if argv[:1] == ["train"]:  # the model, optimizer and loop flags import torch: only for `zoo train`
-        model = argv[1] if len(argv) > 1 and not argv[1].startswith("-") else None
-        add_model_flags(p, model)
+    p.add_argument("model", nargs="?", help="a model name (zoo list models); optional with --config")
+    p.add_argument("--config", metavar="FILE",
+                   help="a YAML recipe, or a checkpoint's card.json (or its folder): its configuration, under the flags given")
+    p.add_argument("--print-config", "--print_config", action="store_true",
+                   help="print the resolved configuration as YAML and exit")
+    p.add_argument("--out", help="run folder (default: runs/train/MODEL-DATA-TIME); must be new")
     p.set_defaults(run=cmd_train)
+    if argv[:1] == ["train"]:  # the settings' flags need torch and the registries: only for this command
+        add_setting_flags(p, _model_in(argv[1:]))
 
 
-def add_run_flags(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("run")
-    g.add_argument("--data", help="dataset name (default: the model's embedded default; zoo list datasets)")
-    g.add_argument("--data-option", "--data_option", action="append", default=[], metavar="KEY=VALUE",
-                   help="dataset loader option, e.g. limit=2000 or val_size=5000 (repeatable)")
-    g.add_argument("--seed", type=int, default=0, help="seed of initialization and batch order (default: 0)")
-    g.add_argument("--batch-size", "--batch_size", type=int, default=32, help="training batch size (default: 32)")
-    g.add_argument("--out", help="run folder (default: runs/train/MODEL-DATA-TIME); must be new")
-    g.add_argument("--logger", default="csv", help="csv, tensorboard, wandb (offline unless configured) or none")
-    g.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
+def _model_in(argv: list[str]) -> str | None:
+    """The model named on the command line, or in the ``--config`` file."""
+    if argv and not argv[0].startswith("-"):
+        return argv[0]
+    for i, a in enumerate(argv):
+        if a.startswith("--config="):
+            return read_config_file(a.split("=", 1)[1]).model
+        if a == "--config" and i + 1 < len(argv):
+            return read_config_file(argv[i + 1]).model
+    return None
 
 
-def add_model_flags(p: argparse.ArgumentParser, model: str | None) -> None:
-    """Flags of the model's config, the optimizer, the task and the loop."""
-    from zoo import models  # the filled model registry
-    from zoo.engine import LoopConfig
+def add_setting_flags(p: argparse.ArgumentParser, model: str | None) -> None:
+    """Flags of the data, the run, the model's config, its tasks, the optimizer and the loop."""
+    from zoo import config, models  # the filled model registry
     from zoo.optim import OptimConfig
-    from zoo.tasks import TASKS
 
+    add_dataclass_flags(p, config.DataConfig, skip={"data_options"}, title="data")
+    p.add_argument("--data-option", "--data_option", action="append", metavar="KEY=VALUE",
+                   default=argparse.SUPPRESS, help="dataset loader option, e.g. limit=2000 or val_size=5000 (repeatable)")
+    add_dataclass_flags(p, config.RunSettings, title="run")
     if model is not None and model in models.list_models():
         entry = models.get(model)
-        implied = {"in_features", "num_classes", "vocab_size", "in_channels", "src_vocab_size", "tgt_vocab_size"}
-        add_dataclass_flags(p, entry.config, skip=implied, title=f"model {model}: {entry.summary}")
+        add_dataclass_flags(p, entry.config, skip=IMPLIED, title=f"model {model}: {entry.summary}")
         done: set[str] = set()
-        for cls in dict.fromkeys(TASKS[kind] for kind in entry.tasks):
-            done |= _add_task_flags(p, cls, skip=done)
+        for cls in dict.fromkeys(config.TASK_SETTINGS[kind] for kind in entry.tasks if kind in config.TASK_SETTINGS):
+            done |= set(add_dataclass_flags(p, cls, skip=done, title=f"task ({cls.__doc__.splitlines()[0].rstrip('.')})"))
     add_dataclass_flags(p, OptimConfig, title="optimizer and learning-rate schedule")
-    add_dataclass_flags(p, LoopConfig, title="training loop")
+    add_dataclass_flags(p, config.LoopConfig, title="training loop")
 
 
-def _add_task_flags(p: argparse.ArgumentParser, cls: type, skip: set[str]) -> set[str]:
-    """Flags for a task's keyword arguments (l1, l2, label_smoothing, ...); returns the names added."""
-    import inspect
-    import typing
-
-    sig = inspect.signature(cls.__init__)
-    hints = typing.get_type_hints(cls.__init__)
-    g = p.add_argument_group(f"task ({cls.__name__})")
-    added = set()
-    for name, prm in sig.parameters.items():
-        if name in ("self", "model", "optim", "binary") or name in skip:
+@lru_cache(maxsize=None)
+def field_docs(cls: type) -> dict[str, str]:
+    """``{field: docstring}`` read from the string literal under each field of ``cls`` (help texts)."""
+    docs: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        try:
+            tree = ast.parse(textwrap.dedent(inspect.getsource(klass)))
+        except (OSError, TypeError, SyntaxError):
             continue
-        tp = hints.get(name, str)
-        g.add_argument(f"--{name}", *([f"--{name.replace('_', '-')}"] if "_" in name else []), dest=name,
-                       default=argparse.SUPPRESS, type=TypedValue(tp, name), help=f"(default: {prm.default})")
-        added.add(name)
+        body = tree.body[0].body if tree.body and isinstance(tree.body[0], ast.ClassDef) else []
+        for node, nxt in zip(body, body[1:]):
+            if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+                if isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant) and isinstance(nxt.value.value, str):
+                    docs[node.target.id] = " ".join(nxt.value.value.split())
+    return docs
+
+
+def add_dataclass_flags(parser: Any, cls: type, *, skip: set[str] = frozenset(), title: str | None = None) -> list[str]:
+    """Add ``--field`` (and ``--field-name``) for each field of ``cls``; returns the field names added."""
+    from zoo.config import dataclass_settings
+
+    group = parser.add_argument_group(title or (cls.__doc__ or cls.__name__).splitlines()[0])
+    docs = field_docs(cls)
+    added = []
+    for s in dataclass_settings(cls, "").values():
+        if s.name in skip:
+            continue
+        names = [f"--{s.name}"] + ([f"--{s.name.replace('_', '-')}"] if "_" in s.name else [])
+        shown = ",".join(map(str, s.default)) if isinstance(s.default, tuple) else s.default
+        group.add_argument(*names, dest=s.name, metavar=_metavar(s.type), default=argparse.SUPPRESS,
+                           help=f"{docs.get(s.name, '')} (default: {shown})", type=TypedValue(s.type, s.name, s.default in ("", ())))
+        added.append(s.name)
     return added
 
 
-def _data_options(items: list[str]) -> dict[str, Any]:
-    from zoo.errors import ConfigError
+class TypedValue:
+    """argparse ``type=`` for a typed value: :func:`zoo.config.coerce` of the text, one-line message."""
 
-    out: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"--data-option takes KEY=VALUE, got {item!r}.")
-        for cast in (int, float):
-            try:
-                out[key] = cast(value)
-                break
-            except ValueError:
-                continue
-        else:
-            out[key] = {"true": True, "false": False}.get(value.lower(), value)
-    return out
+    def __init__(self, tp: Any, name: str, empty_ok: bool = False):
+        self.tp, self.name, self.empty_ok, self.__name__ = tp, name, empty_ok, name
+
+    def __call__(self, text: str) -> Any:
+        from zoo.config import coerce
+        from zoo.errors import ConfigError
+
+        try:
+            return coerce(text, self.tp, self.name, text=True, empty_ok=self.empty_ok)
+        except ConfigError as e:  # argparse reports ArgumentTypeError's own message
+            raise argparse.ArgumentTypeError(str(e)) from None
 
 
-RUN_KEYS = ("command", "run", "model", "data", "data_option", "seed", "batch_size", "out", "logger", "threads")
+def _metavar(tp: Any) -> str:
+    from zoo.config import unwrap_optional
+
+    base, _ = unwrap_optional(tp)
+    if typing.get_origin(base) in (tuple, list):
+        return "A,B,..."
+    return {int: "INT", float: "FLOAT", bool: "BOOL"}.get(base, "STR")
+
+
+def read_config_file(path: str):
+    """A :class:`zoo.config.ConfigFile` from a YAML recipe, a card.json (or its folder) or a result.json."""
+    import json
+
+    from zoo.bench.yamlfile import FileError, read_yaml
+    from zoo.config import read_config
+
+    p = Path(path)
+    if p.is_dir() and (p / "card.json").is_file():
+        p = p / "card.json"
+    if p.suffix == ".json" and p.is_file():
+        try:
+            doc = json.loads(p.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as e:
+            raise FileError(str(p), "", f"cannot read the configuration ({' '.join(str(e).split())}).") from None
+    else:
+        doc = read_yaml(p, what="configuration file")
+    if isinstance(doc, dict) and ("format" in doc or "spec" in doc):  # a card or a result.json, not a recipe
+        doc = doc.get("config")
+        if not isinstance(doc, dict):
+            raise FileError(str(p), "config", "holds no run configuration (written before zoo recorded it).")
+    return read_config(doc, str(p))
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from zoo import registry
+    import yaml
+
+    from zoo import factory, models
+    from zoo.config import check_data_options, coerce
+    from zoo.errors import ConfigError
     from zoo.training import headline, train
 
-    entry = registry.get(args.model)  # unknown name: one line with close matches
-    data = args.data or entry.default_data
-    kwargs = {k: v for k, v in vars(args).items() if k not in RUN_KEYS}
-    out = Path(args.out) if args.out else Path("runs") / "train" / f"{args.model}-{data}-{time.strftime('%Y%m%d-%H%M%S')}"
-    print(f"zoo train {args.model} on {data} -> {out}", file=sys.stderr)
-    res = train(
-        args.model, data, seed=args.seed, batch_size=args.batch_size, data_options=_data_options(args.data_option),
-        out_dir=out, logger=args.logger, threads=args.threads, **kwargs,
-    )
+    file = read_config_file(args.config) if args.config else None
+    model = args.model or (file.model if file else None)
+    if model is None:
+        raise ConfigError("zoo train needs a MODEL (zoo list models) or --config FILE naming one.")
+    entry = models.get(model)  # unknown name: one line with close matches
+    meta = {"command", "run", "model", "config", "print_config", "out", "data_option", "data"}
+    flags = {k: v for k, v in vars(args).items() if k not in meta}
+    data = getattr(args, "data", None)
+    if data is None and file is not None:
+        data = file.settings.get("data")
+    data = coerce(data, str | None, "data")  # '' is refused here, by name
+    if getattr(args, "data_option", None):  # KEY=VALUE texts, typed by the loader's options, over the file's
+        opts = {}
+        for item in args.data_option:
+            key, sep, value = item.partition("=")
+            if not sep or not key:
+                raise ConfigError(f"--data-option takes KEY=VALUE, got {item!r}.")
+            opts[key] = value
+        name = data or entry.default_data
+        types = factory.dataset_kind_and_options(name)[1] if name else None
+        earlier = file.settings.get("data_options") if file else None
+        flags["data_options"] = {**(earlier if isinstance(earlier, dict) else {}),
+                                 **check_data_options(opts, types, dataset=str(name), text=True)}
+    cfg = factory.resolve(model, data, file=file, **flags)
+    if args.print_config:
+        print(yaml.safe_dump(cfg.to_dict(), sort_keys=False, default_flow_style=None), end="")
+        return 0
+    out = args.out if args.out is not None else Path("runs") / "train" / f"{model}-{cfg.data.data}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+    def ready(cfg: Any, run_dir: Path | None) -> None:
+        print(f"zoo train {model} on {cfg.data.data} -> {run_dir}", file=sys.stderr)
+
+    res = train(model, cfg.data.data, out_dir=out, on_ready=ready, file=file, **flags)
     f = res.fit
     print(f"stopped: {f.stop_reason} after {len(f.history)} epochs, {f.steps} steps ({f.steps_per_epoch} per epoch); "
           f"best epoch {f.best_epoch} ({f.monitor} {f.best_score:.4g}); {f.throughput:,.0f} samples/s; {res.seconds:.1f} s")
     for split in ("val", "test"):
         scalars = headline(res.metrics[split])
         print(f"{split}: " + "  ".join(f"{k} {v:.4f}" for k, v in scalars.items()))
-    print(f"run folder: {out}  (checkpoint: {out / 'checkpoint'})")
+    if f.diverged:
+        print(f"zoo: error: training diverged (the loss became NaN or infinite at epoch {len(f.history)}); "
+              f"no checkpoint was written; status 'diverged' in {Path(out) / 'result.json'}.", file=sys.stderr)
+        return 1
+    print(f"run folder: {out}  (checkpoint: {Path(out) / 'checkpoint'})")
     return 0
 
 
@@ -143,3 +236,4 @@ def cmd_list(args: argparse.Namespace) -> int:
                 where = "embedded" if d["embedded"] else "data dir"
                 print(f"  {d['name']:<18} {d['kind']:<14} {where}")
     return 0
+

@@ -3,7 +3,7 @@
 Why not ``lightning.Trainer``: for the zoo's small models a whole optimizer step
 takes ~0.2-2.5 ms on this CPU, and the Trainer's per-step hooks (~0.45 ms),
 ``self.log`` (~0.45 ms) and progress bar (~0.3 ms) cost as much as the step
-(measured, ``../shared/DESIGN.md`` performance notes). This loop does what the
+(measured with ``benchmarks/speed_mlp.py``). This loop does what the
 Trainer would, with nothing per step but the step itself:
 
 * batches are gathered from tensors (:class:`zoo.data.TensorBatches`);
@@ -24,65 +24,21 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
-from zoo.errors import ConfigError, check_choice, check_positive
-from zoo.tasks import Task
+from zoo import metrics
+from zoo.config import DEVICES, PRECISIONS, LoopConfig
+from zoo.errors import ConfigError
 
-DEVICES = ("cpu", "cuda", "mps", "auto")
-PRECISIONS = ("32-true", "16-mixed", "bf16-mixed")
+if TYPE_CHECKING:
+    from zoo.tasks import Task
+
+__all__ = ["DEVICES", "PRECISIONS", "STOP_REASONS", "FitResult", "LoopConfig", "fit", "make_fabric", "resolve_device",
+           "place", "train_step"]
+
 STOP_REASONS = ("max_epochs", "max_steps", "max_time", "early_stopping", "diverged")
-
-
-@dataclass
-class LoopConfig:
-    """How long and how to train; every field is a CLI flag and a study axis."""
-
-    max_epochs: int = 10
-    """Passes over the training split."""
-    max_steps: int = 0
-    """Stop after this many optimizer steps (0 = no limit)."""
-    max_time: float = 0.0
-    """Stop after this many seconds of training (0 = no limit); checked between steps."""
-    device: str = "cpu"
-    """cpu, cuda, mps or auto (the best available)."""
-    precision: str = "32-true"
-    """32-true, 16-mixed or bf16-mixed."""
-    clip_value: float = 0.0
-    """Clip each gradient element to [-v, v] (0 = off)."""
-    clip_norm: float = 0.0
-    """Rescale gradients to this global L2 norm at most (0 = off)."""
-    patience: int = 0
-    """Early stopping: epochs without improvement of the monitored metric (0 = off)."""
-    min_delta: float = 0.0
-    """Smallest change of the monitored metric that counts as improvement."""
-    monitor: str = ""
-    """Metric watched by early stopping and best-epoch selection ('' = the task's, e.g. val_loss)."""
-    restore_best: bool = True
-    """Load the weights of the best epoch at the end (as Keras' restore_best_weights)."""
-    log_every_n_steps: int = 50
-    """Read the running loss (one host sync) every this many steps: progress and divergence check."""
-    progress: bool = True
-    """Show a progress bar on a terminal (one line per epoch otherwise)."""
-    warmup_steps: int = 5
-    """Steps excluded from the throughput figure (allocator and kernel warm-up)."""
-
-    def __post_init__(self) -> None:
-        check_positive("max_epochs", self.max_epochs, integer=True)
-        check_positive("max_steps", self.max_steps, allow_zero=True, integer=True)
-        check_positive("max_time", self.max_time, allow_zero=True)
-        check_choice("device", self.device, DEVICES)
-        check_choice("precision", self.precision, PRECISIONS)
-        check_positive("clip_value", self.clip_value, allow_zero=True)
-        check_positive("clip_norm", self.clip_norm, allow_zero=True)
-        if self.clip_value and self.clip_norm:
-            raise ConfigError("set clip_value or clip_norm, not both.")
-        check_positive("patience", self.patience, allow_zero=True, integer=True)
-        check_positive("min_delta", self.min_delta, allow_zero=True)
-        check_positive("log_every_n_steps", self.log_every_n_steps, integer=True)
-        check_positive("warmup_steps", self.warmup_steps, allow_zero=True, integer=True)
 
 
 @dataclass
@@ -192,6 +148,32 @@ def _lr(optimizer: torch.optim.Optimizer) -> float:
     return float(optimizer.param_groups[0]["lr"])
 
 
+def place(task: Task, data: Any, fabric: Any) -> None:
+    """Put ``data`` (batches are then gathered on the device, no per-step host->device copy) and
+    ``task`` on ``fabric``'s device, before the optimizer is made there."""
+    if hasattr(data, "to"):
+        data.to(fabric.device)
+    task.to(fabric.device)
+
+
+def train_step(task: Task, batch: Any, optimizer: torch.optim.Optimizer, fabric: Any, cfg: LoopConfig) -> tuple[torch.Tensor, int]:
+    """One optimizer step on ``batch``: forward under autocast, backward, clipping, update.
+
+    Returns the batch's loss (on the device, not synchronized) and its sample count. The
+    training loop and the learning-rate range test (zoo/bench/lrfinder.py) both step with it.
+    """
+    with fabric.autocast():
+        loss, n = task.training_loss(batch)
+    fabric.backward(loss)
+    if cfg.clip_value:
+        fabric.clip_gradients(task, optimizer, clip_val=cfg.clip_value)
+    elif cfg.clip_norm:
+        fabric.clip_gradients(task, optimizer, max_norm=cfg.clip_norm, error_if_nonfinite=False)
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    return loss, n
+
+
 def fit(
     task: Task,
     data: Any,
@@ -212,13 +194,11 @@ def fit(
     cfg = cfg or LoopConfig()
     loggers = loggers or []
     fabric = fabric or make_fabric(resolve_device(cfg.device), cfg.precision)
-    if hasattr(data, "to"):
-        data.to(fabric.device)  # gather batches on the device, no per-step host->device copy
+    place(task, data, fabric)
     train_batches = data.train_dataloader()
     spe = len(train_batches)
     total = spe * cfg.max_epochs if not cfg.max_steps else min(cfg.max_steps, spe * cfg.max_epochs)
     task.steps_per_epoch, task.total_steps = spe, total
-    task.to(fabric.device)
     opt_conf = task.configure_optimizers()
     optimizer, sched = (opt_conf["optimizer"], opt_conf["lr_scheduler"]) if isinstance(opt_conf, dict) else (opt_conf, None)
     _, optimizer = fabric.setup(task, optimizer, move_to_device=False)
@@ -226,7 +206,7 @@ def fit(
     sched_interval = sched["interval"] if sched else None
 
     monitor = cfg.monitor or task.monitor[0]
-    mode = task.monitor[1] if monitor == task.monitor[0] else ("min" if monitor.endswith(("loss", "rmse", "mae")) else "max")
+    mode = metrics.mode(monitor)  # the catalogue's direction (zoo/metrics.py)
     sign = 1.0 if mode == "min" else -1.0
     res = FitResult(monitor=monitor, steps_per_epoch=spe)
     best_state: dict[str, torch.Tensor] | None = None
@@ -244,15 +224,7 @@ def fit(
         warm_mark: tuple[float, int] | None = None
         t_epoch = time.perf_counter()
         for i, batch in enumerate(train_batches, 1):
-            with fabric.autocast():
-                loss, n = task.training_loss(batch)
-            fabric.backward(loss)
-            if cfg.clip_value:
-                fabric.clip_gradients(task, optimizer, clip_val=cfg.clip_value)
-            elif cfg.clip_norm:
-                fabric.clip_gradients(task, optimizer, max_norm=cfg.clip_norm, error_if_nonfinite=False)
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
+            loss, n = train_step(task, batch, optimizer, fabric, cfg)
             if sched_interval == "step":
                 scheduler.step()
             running += loss.detach() * n

@@ -9,7 +9,6 @@ same thing at every batch size.
 
 from __future__ import annotations
 
-import dataclasses
 import inspect
 import math
 from collections.abc import Iterable
@@ -88,17 +87,6 @@ class OptimConfig:
         if self.warmup_epochs and self.schedule in ("plateau", "onecycle"):
             raise ConfigError(f"warmup_epochs is not used with schedule {self.schedule!r}; set it to 0.")
 
-    @classmethod
-    def field_names(cls) -> tuple[str, ...]:
-        return tuple(f.name for f in dataclasses.fields(cls))
-
-    @classmethod
-    def split(cls, kwargs: dict[str, Any]) -> tuple[OptimConfig, dict[str, Any]]:
-        """Take this config's fields out of ``kwargs``; return it and the rest."""
-        names = set(cls.field_names())
-        mine = {k: v for k, v in kwargs.items() if k in names}
-        return cls(**mine), {k: v for k, v in kwargs.items() if k not in names}
-
 
 def param_groups(module: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
     """Split parameters so that weight decay touches weights only (ndim >= 2).
@@ -120,7 +108,7 @@ def param_groups(module: nn.Module, weight_decay: float) -> list[dict[str, Any]]
 
 def _fused_if_supported(cls: type[torch.optim.Optimizer], params: list[dict], device: torch.device, **kw: Any):
     # Evidence: fused Adam is +13-34% steps/s over foreach for the seed MLP on this 2-core CPU
-    # (../shared/DESIGN.md, performance notes). Fused kernels exist for CPU and CUDA.
+    # (benchmarks/speed_mlp.py measures the loop). Fused kernels exist for CPU and CUDA.
     if "fused" in inspect.signature(cls).parameters and device.type in ("cpu", "cuda"):
         kw["fused"] = True
     return cls(params, **kw)

@@ -1,22 +1,20 @@
-"""``zoo.create`` and ``zoo.train``: the one path from names to a trained, evaluated, saved model.
+"""``zoo.train``: configuration -> factory -> engine -> record, the one path from names to a
+trained, evaluated, saved model.
 
-The CLI (``zoo train``) and the benchmark runner both call :func:`train`, so a
-study cell and a command line with the same settings are the same run.
-Keyword arguments form one flat namespace, split by owner:
-
-* builder kwargs   -> the model family's config dataclass (``hidden``, ``activation``, ...);
-* optimizer kwargs -> :class:`zoo.optim.OptimConfig` (``optimizer``, ``lr``, ``schedule``, ...);
-* task kwargs      -> the task's constructor (``l1``, ``l2``, ``label_smoothing``, ...);
-* loop kwargs      -> :class:`zoo.engine.LoopConfig` (``max_epochs``, ``patience``, ``clip_norm``, ...).
+The CLI (``zoo train``) and the benchmark runner both call :func:`train`, so a study
+cell and a command line with the same settings are the same run. Settings are one flat
+namespace (model, task, optimizer, loop, data and run settings), sorted and checked by
+:func:`zoo.factory.resolve` into a :class:`zoo.config.RunConfig`, which the run records
+whole in ``result.json`` and in its checkpoint card.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,25 +22,17 @@ from typing import Any
 import numpy as np
 import torch
 
-from zoo import record, registry
-from zoo.engine import FitResult, LoopConfig, fit, make_fabric, resolve_device
-from zoo.errors import ConfigError, UnknownNameError, check_positive
-from zoo.factory import create
+from zoo import factory, record, registry
+from zoo.config import ConfigFile, RunConfig, check_combination, check_seed
+from zoo.engine import FitResult, fit, make_fabric, resolve_device
+from zoo.errors import ConfigError
 from zoo.tasks import Task
-
-LOGGERS = ("csv", "tensorboard", "wandb", "none")
-
-
-def split_kwargs(kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(model/optim/task kwargs, loop kwargs)."""
-    loop_names = {f.name for f in dataclasses.fields(LoopConfig)}
-    return {k: v for k, v in kwargs.items() if k not in loop_names}, {k: v for k, v in kwargs.items() if k in loop_names}
 
 
 def seed_everything(seed: int) -> None:
-    check_positive("seed", seed, allow_zero=True, integer=True)
+    check_seed("seed", seed)
     random.seed(seed)
-    np.random.seed(seed % 2**32)
+    np.random.seed(seed)
     torch.manual_seed(seed)
 
 
@@ -59,6 +49,12 @@ class TrainResult:
     """Test-split outputs (probabilities or predictions, and targets)."""
     run_dir: Path | None = None
     seconds: float = 0.0
+    config: dict[str, Any] = field(default_factory=dict)
+    """The whole resolved configuration (:meth:`zoo.config.RunConfig.to_dict`, the model's part in full)."""
+
+    @property
+    def status(self) -> str:
+        return "diverged" if self.fit.diverged else "ok"
 
 
 def load_data(data: str, *, batch_size: int, seed: int, data_options: dict[str, Any] | None = None):
@@ -70,57 +66,57 @@ def load_data(data: str, *, batch_size: int, seed: int, data_options: dict[str, 
     return load(data, batch_size=batch_size, seed=seed, **options)
 
 
+def prepare(cfg: RunConfig) -> tuple[Task, Any]:
+    """Seed, load the data, build the task for it: what a run and a range test start from."""
+    seed_everything(cfg.run.seed)
+    dm = load_data(cfg.data.data, batch_size=cfg.data.batch_size, seed=cfg.run.seed, data_options=cfg.data.data_options)
+    info = dm.info
+    if info.kind != cfg.kind:
+        raise ConfigError(f"dataset {cfg.data.data!r} loaded as {info.kind}, but its card says {cfg.kind}.")
+    entry = registry.get(cfg.model)
+    task = factory.build(cfg, entry.from_data(info) if entry.from_data else {})
+    model_config = getattr(task.model, "config", None)
+    if model_config is not None:
+        check_combination(model_config, cfg.data)  # with the builder's own defaults, now known
+    task.data_info = info
+    task.zoo_spec.update(data=cfg.data.data, seed=cfg.run.seed, batch_size=cfg.data.batch_size,
+                         data_options=cfg.data.data_options)
+    task.prepare_data_stats(dm)
+    return task, dm
+
+
 def train(
     model: str,
     data: str | None = None,
     *,
-    seed: int = 0,
-    batch_size: int = 32,
-    data_options: dict[str, Any] | None = None,
     out_dir: str | Path | None = None,
-    logger: str = "csv",
-    threads: int = 0,
     save: bool = True,
-    **kwargs: Any,
+    on_ready: Callable[[RunConfig, Path | None], None] | None = None,
+    file: ConfigFile | None = None,
+    **settings: Any,
 ) -> TrainResult:
     """Train ``model`` on ``data`` and evaluate on val and test; write a run folder if ``out_dir``.
 
-    ``out_dir`` receives ``metrics.csv`` (one row per epoch), ``checkpoint/``,
-    ``predictions_test.npz`` and ``result.json``. It must be new or empty: an
-    earlier run is never overwritten.
+    ``settings``: flat model, task, optimizer, loop, data (``batch_size``, ``data_options``)
+    and run (``seed``, ``threads``, ``logger``) settings. ``out_dir`` receives ``metrics.csv``
+    (one row per epoch), ``checkpoint/`` (not for a diverged run), ``predictions_test.npz``
+    and ``result.json``; it must be new or empty: an earlier run is never overwritten.
+    ``on_ready(config, run_dir)`` is called once everything is checked, before training;
+    ``file``: settings read from a configuration file, under ``settings``.
     """
     t0 = time.perf_counter()
-    entry = registry.get(model)
-    data = data or entry.default_data
-    if data is None:
-        raise ConfigError(f"model {model!r} has no default dataset; pass one (zoo list shows them).")
-    if logger not in LOGGERS:
-        raise UnknownNameError("logger", logger, LOGGERS)
-    check_positive("batch_size", batch_size, integer=True)
-    check_positive("threads", threads, allow_zero=True, integer=True)
-    model_kwargs, loop_kwargs = split_kwargs(kwargs)
-    loop = LoopConfig(**loop_kwargs)
+    cfg = factory.resolve(model, data, file=file, **settings)
+    loop = cfg.loop
     fabric = make_fabric(resolve_device(loop.device), loop.precision)  # refuses an unrunnable pair before any work
-    run_dir = _check_new_run_dir(out_dir) if out_dir is not None else None
-    if threads:
-        torch.set_num_threads(threads)
-
-    seed_everything(seed)
-    dm = load_data(data, batch_size=batch_size, seed=seed, data_options=data_options)
-    info = dm.info
-    if info.kind not in entry.tasks:
-        raise ConfigError(
-            f"model {model!r} trains for {', '.join(entry.tasks)}; dataset {data!r} is {info.kind}."
-        )
-    implied = entry.from_data(info) if entry.from_data else {}
-    task = create(model, task=info.kind, **{**implied, **model_kwargs})
-    task.data_info = info
-    task.zoo_spec.update(data=data, seed=seed, batch_size=batch_size, data_options=data_options or {})
-    task.prepare_data_stats(dm)
-
+    run_dir = check_out_dir(out_dir) if out_dir is not None else None
+    if cfg.run.threads:
+        torch.set_num_threads(cfg.run.threads)
+    task, dm = prepare(cfg)
     if run_dir is not None:  # created only once the data and the model are known to be valid
-        run_dir.mkdir(parents=True, exist_ok=True)
-    loggers = _loggers(logger, run_dir, name=f"{model}-{data}") if run_dir is not None else []
+        make_out_dir(run_dir)
+    loggers = _loggers(cfg.run.logger, run_dir, name=f"{cfg.model}-{cfg.data.data}") if run_dir is not None else []
+    if on_ready is not None:
+        on_ready(cfg, run_dir)
     for lg in loggers:
         lg.log_hyperparams(task.zoo_spec)
     result = fit(task, dm, loop, loggers=loggers, fabric=fabric)
@@ -130,18 +126,35 @@ def train(
         metrics[split] = m
         if split == "test":
             predictions = out
-    res = TrainResult(task, dm, result, metrics, predictions, run_dir, time.perf_counter() - t0)
+    recorded = cfg.to_dict(model_config=getattr(task.model, "config", None))
+    res = TrainResult(task, dm, result, metrics, predictions, run_dir, time.perf_counter() - t0, recorded)
     if run_dir is not None:
-        write_run(res, save=save)
+        write_run(res, save=save and not result.diverged)  # a diverged run leaves no checkpoint to load
     return res
 
 
-def _check_new_run_dir(out_dir: str | Path) -> Path:
-    """``out_dir`` as a Path, if it is new or empty (checked before any work; created after validation)."""
+def check_out_dir(out_dir: str | Path) -> Path:
+    """``out_dir`` as a Path, if it is new or empty and can be created (checked before any work)."""
+    if isinstance(out_dir, str) and not out_dir.strip():
+        raise ConfigError("the output folder must be a path, got ''.")
     path = Path(out_dir)
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
         raise ConfigError(f"output folder {path} already exists and is not empty; choose a new one (nothing was changed).")
+    parent = path
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ConfigError(f"output folder {path} cannot be created: {parent} is a file, not a folder.")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ConfigError(f"output folder {path} cannot be created: {parent} is not writable.")
     return path
+
+
+def make_out_dir(path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(f"output folder {path} cannot be created ({e.strerror or e}).") from None
 
 
 def _loggers(kind: str, run_dir: Path, name: str) -> list[Any]:
@@ -174,7 +187,7 @@ def write_run(res: TrainResult, *, save: bool = True) -> None:
     result = summarize(res)
 
     def checkpoint(folder: Path) -> None:
-        save_checkpoint(res.task, folder / record.CHECKPOINT, metrics=res.metrics, fit=result["fit"])
+        save_checkpoint(res.task, folder / record.CHECKPOINT, metrics=res.metrics, fit=result["fit"], config=result["config"])
 
     record.write_run(res.run_dir, result, history=res.fit.history, predictions=res.predictions,
                      checkpoint=checkpoint if save else None)
@@ -191,6 +204,7 @@ def summarize(res: TrainResult) -> dict[str, Any]:
         fit=record.fit_summary(res.fit),
         metrics=res.metrics,
         seconds=res.seconds,
+        config=res.config,
     )
 
 

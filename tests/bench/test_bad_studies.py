@@ -12,7 +12,8 @@ from bench_helpers import PYTHON, REPO, subprocess_env, tiny_study
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from zoo.bench.spec import TOP_KEYS, parse_study
+from zoo.bench.parse import parse_study
+from zoo.bench.study import TOP_KEYS
 from zoo.bench.sweep import run_study
 from zoo.cli import main
 

@@ -23,7 +23,7 @@ import pytest
 import yaml
 from bench_helpers import PYTHON, REPO, subprocess_env, tiny_study
 
-from zoo.bench.spec import load_study
+from zoo.bench.parse import load_study
 
 ZYGOTE = r"""
 import json, os, signal, sys

@@ -8,7 +8,7 @@ import pytest
 from bench_helpers import tiny_study
 
 from zoo.bench.executors import RayExecutor, SequentialExecutor
-from zoo.bench.spec import parse_study
+from zoo.bench.parse import parse_study
 from zoo.bench.sweep import run_study
 from zoo.errors import ConfigError
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from zoo.bench.executors import SequentialExecutor
-from zoo.bench.spec import load_study
+from zoo.bench.parse import load_study
 from zoo.bench.sweep import run_study
 
 FAMILIES = ("mlp", "wide_deep", "cnn", "char_rnn", "seq2seq", "word2vec")

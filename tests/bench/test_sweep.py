@@ -13,7 +13,7 @@ from bench_helpers import tiny_study
 
 from zoo.bench.executors import Done, ProcessExecutor, SequentialExecutor
 from zoo.bench.progress import Progress
-from zoo.bench.spec import parse_study
+from zoo.bench.parse import parse_study
 from zoo.bench.sweep import run_study
 from zoo.cli import main
 
@@ -47,7 +47,7 @@ def test_sweep_runs_resumes_and_reports(tmp_path):
 
 
 def test_status_command_and_retry_failed(tmp_path, capsys):
-    raw = tiny_study(problems=["mlp_tiny-digits"], nuisance={}, fixed={"monitor": "val_nonsense"})
+    raw = tiny_study(problems=["mlp_tiny-digits"], nuisance={}, fixed={"monitor": "val_rmse"})
     p = tmp_path / "bad.yaml"
     import yaml
 
@@ -57,7 +57,7 @@ def test_status_command_and_retry_failed(tmp_path, capsys):
     capsys.readouterr()
     assert main(["bench", "status", str(p), "--out", out]) == 0
     text = capsys.readouterr().out
-    assert "failed 2" in text and "val_nonsense" in text and "pending 0" in text
+    assert "failed 2" in text and "val_rmse" in text and "pending 0" in text
     # Fix the study? It would be a different study: refused, nothing changed.
     p.write_text(yaml.safe_dump({**raw, "name": "bad", "fixed": {}}))
     assert main(["bench", str(p), "--out", out]) == 2
@@ -120,7 +120,7 @@ def test_progress_eta_and_counts():
     stream = io.StringIO()
     p = Progress("s", 4, {"pending": 4}, stream=stream, live=False)
     assert p.eta() == float("inf")
-    from zoo.bench.spec import Cell
+    from zoo.bench.cells import Cell
 
     c = Cell("s", "mlp-digits", "mlp", "digits", 0, "{}")
     p.started(c)

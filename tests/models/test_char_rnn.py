@@ -340,7 +340,8 @@ def recipe(name: str) -> dict:
 @pytest.mark.parametrize("name", ["char_gru-shakespeare", "char_gru-shakespeare-stateful"])
 def test_recipes_are_complete(name):
     r = recipe(name)
-    assert {"model", "data", "args", "bar", "measured"} <= set(r)
+    assert {"model", "data", "optimizer", "loop", "evidence"} <= set(r)
+    r = {**r, **r["evidence"]}  # the bar and the measurements; the rest is the zoo train --config configuration
     assert r["model"] in zoo.list_models() and r["bar"]["val_loss"] <= 1.50
     assert r["measured"]["val_loss"] <= r["bar"]["val_loss"]
     assert r["measured"]["val_bits_per_char"] == pytest.approx(r["measured"]["val_loss"] / math.log(2), abs=1e-3)
@@ -350,6 +351,8 @@ def test_recipes_are_complete(name):
 @pytest.mark.parametrize("name", ["char_gru-shakespeare", "char_gru-shakespeare-stateful"])
 def test_recipe_reaches_the_bar(name, shared_data, monkeypatch, tmp_path):
     monkeypatch.setenv("ZOO_DATA", str(shared_data))
-    r = recipe(name)
-    res = zoo.train(r["model"], r["data"], out_dir=tmp_path / "run", **{**r["args"], **FAST})
-    assert res.metrics["val"]["loss"] <= r["bar"]["val_loss"]
+    from zoo.commands import read_config_file
+
+    r, file = recipe(name), read_config_file(str(RECIPES / f"{name}.yaml"))
+    res = zoo.train(file.model, out_dir=tmp_path / "run", file=file, **FAST)
+    assert res.metrics["val"]["loss"] <= r["evidence"]["bar"]["val_loss"]

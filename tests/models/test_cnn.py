@@ -225,9 +225,10 @@ def test_cli_rejects_an_even_kernel_in_one_line(tmp_path, capsys):
 
 
 def run_recipe(name: str, out: Path) -> dict:
-    """Run the shipped shell recipe with this interpreter's ``zoo``; its result.json."""
+    """Run the shipped recipe with this interpreter's ``zoo``; its result.json."""
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-    subprocess.run(["sh", str(RECIPES / f"{name}.sh"), "--out", str(out), "--progress", "false"], check=True, env=env)
+    subprocess.run(["zoo", "train", "--config", str(RECIPES / f"{name}.yaml"), "--out", str(out), "--progress", "false"],
+                   check=True, env=env)
     return json.loads((out / "result.json").read_text())
 
 

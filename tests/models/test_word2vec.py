@@ -494,8 +494,9 @@ def test_recipe_reaches_gensims_scores(shared_data, tmp_path):
     out = tmp_path / "run"
     env = {**os.environ, "ZOO_DATA": str(shared_data), "OMP_NUM_THREADS": "1",
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}  # fmt: skip
-    recipe = ROOT / "benchmarks" / "recipes" / "word2vec_sgns-w2v_combined.sh"
-    subprocess.run(["sh", str(recipe), "--out", str(out), "--progress", "false", "--logger", "none"], check=True, env=env)
+    recipe = ROOT / "benchmarks" / "recipes" / "word2vec_sgns-w2v_combined.yaml"
+    subprocess.run(["zoo", "train", "--config", str(recipe), "--out", str(out), "--progress", "false", "--logger", "none"],
+                   check=True, env=env)
     import json
 
     test = json.loads((out / "result.json").read_text())["metrics"]["test"]

@@ -65,7 +65,7 @@ def add_commands(sub: Any, argv: list[str]) -> None:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from zoo.bench.spec import load_study
+    from zoo.bench.parse import load_study
     from zoo.bench.store import Store
     from zoo.errors import ConfigError
 
@@ -105,7 +105,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _store_for(study: str, quick: bool, out: str):
-    from zoo.bench.spec import study_name
+    from zoo.bench.parse import study_name
     from zoo.bench.store import Store
 
     p = Path(study)
@@ -167,7 +167,8 @@ def _label(c: dict[str, Any]) -> str:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from zoo.bench.spec import benchmarks_dir, list_studies, read_yaml
+    from zoo.bench.study import benchmarks_dir, list_studies
+    from zoo.bench.yamlfile import read_yaml
 
     for name in list_studies():
         raw = read_yaml(benchmarks_dir() / f"{name}.yaml")

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from zoo import record
-from zoo.bench.spec import Cell
+from zoo.bench.cells import Cell
 from zoo.errors import ConfigError
 from zoo.procenv import process_env
 

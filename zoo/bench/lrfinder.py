@@ -74,35 +74,25 @@ def range_test(
 ) -> dict[str, Any]:
     """Run the range test for the cell ``(model, data, seed, batch_size, data_options, **kwargs)``.
 
+    The cell's settings are resolved and checked as :func:`zoo.train` does them, the task is
+    prepared by :func:`zoo.training.prepare`, and each step is the engine's own
+    (:func:`zoo.engine.train_step`, on a Fabric from :func:`zoo.engine.make_fabric`).
     Returns ``{"lrs", "losses" (smoothed), "raw_losses", "chosen_lr", "turn_lr", "config"}``.
     """
-    from lightning.fabric import Fabric
-
-    from zoo import registry
-    from zoo.engine import LoopConfig, resolve_device
+    from zoo.engine import make_fabric, place, resolve_device, train_step
+    from zoo.factory import resolve
     from zoo.optim import build_optimizer
-    from zoo.factory import create
-    from zoo.training import load_data, seed_everything, split_kwargs
+    from zoo.training import prepare
 
     cfg = config or RangeTestConfig()
-    kwargs = {k: v for k, v in kwargs.items() if k != "lr"}
-    model_kwargs, loop_kwargs = split_kwargs(kwargs)
-    loop = LoopConfig(**{**loop_kwargs, "progress": False})
-    entry = registry.get(model)
-    seed_everything(seed)
-    dm = load_data(data, batch_size=batch_size, seed=seed, data_options=data_options)
-    info = dm.info
-    implied = entry.from_data(info) if entry.from_data else {}
-    task = create(model, task=info.kind, **{**implied, **model_kwargs, "lr": cfg.start})
-    task.data_info = info
-    task.prepare_data_stats(dm)
-
-    fabric = Fabric(accelerator=resolve_device(loop.device), devices=1, precision=loop.precision)
-    if hasattr(dm, "to"):
-        dm.to(fabric.device)
-    task.to(fabric.device)
-    optimizer = build_optimizer(task.optim, task)
-    _, optimizer = fabric.setup(task, optimizer, move_to_device=False)
+    settings = {k: v for k, v in kwargs.items() if k != "lr"}
+    run = resolve(model, data, seed=seed, batch_size=batch_size, data_options=data_options or {},
+                  **{**settings, "lr": cfg.start, "progress": False})
+    loop = run.loop
+    fabric = make_fabric(resolve_device(loop.device), loop.precision)
+    task, dm = prepare(run)
+    place(task, dm, fabric)
+    _, optimizer = fabric.setup(task, build_optimizer(task.optim, task), move_to_device=False)
     gamma = (cfg.end / cfg.start) ** (1.0 / (cfg.steps - 1))  # per-step growth factor
 
     lrs: list[float] = []
@@ -119,15 +109,7 @@ def range_test(
             lr = cfg.start * gamma**step
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            with fabric.autocast():
-                loss, _ = task.training_loss(batch)
-            fabric.backward(loss)
-            if loop.clip_value:
-                fabric.clip_gradients(task, optimizer, clip_val=loop.clip_value)
-            elif loop.clip_norm:
-                fabric.clip_gradients(task, optimizer, max_norm=loop.clip_norm, error_if_nonfinite=False)
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
+            loss, _ = train_step(task, batch, optimizer, fabric, loop)
             value = float(loss.detach())  # one host sync per step: fine for a few hundred steps
             step += 1
             lrs.append(lr)

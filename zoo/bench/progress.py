@@ -16,7 +16,7 @@ from typing import IO, TYPE_CHECKING, Any
 from zoo.record import DIVERGED, ERROR, FAILED, OK, PENDING, SKIPPED
 
 if TYPE_CHECKING:
-    from zoo.bench.spec import Cell
+    from zoo.bench.cells import Cell
 
 DONE = (OK, DIVERGED, SKIPPED)
 """Statuses of cells that need no rerun (``FAILED`` ones are rerun by ``--retry-failed``)."""

@@ -44,7 +44,7 @@ from zoo.errors import ZooError
 from zoo.errors import WriteError, storage_error, writing
 
 if TYPE_CHECKING:
-    from zoo.bench.spec import Cell
+    from zoo.bench.cells import Cell
 
 # ----------------------------------------------------------------------------- capabilities
 

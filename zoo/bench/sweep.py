@@ -23,7 +23,8 @@ from typing import IO, Any
 
 from zoo.bench.executors import Done, Executor, Job, ProcessExecutor, bounded, cores, make_executor
 from zoo.bench.progress import Progress
-from zoo.bench.spec import Cell, Study
+from zoo.bench.cells import Cell
+from zoo.bench.study import Study
 from zoo.bench.store import FAILED, Store
 from zoo.errors import storage_error
 

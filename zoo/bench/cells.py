@@ -1,0 +1,125 @@
+"""Cells: one configuration of a study each, frozen, with an id that is a hash of its content.
+
+A cell's id is the first 16 hex digits of the sha256 of the canonical JSON (sorted keys,
+normalized numbers, lists for tuples) of ``{problem, seed, params}``: the same
+configuration has the same id whatever the key order or number spelling (``1e-3`` /
+``0.001``) in the study file. tests/bench/test_spec.py pins the ids of stored studies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import numbers
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+def normalize(value: Any) -> Any:
+    """JSON-ready copy: tuples -> lists, numpy scalars -> Python, -0.0 -> 0.0, mapping keys -> str."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        v = float(value)
+        return 0.0 if v == 0 else v
+    if isinstance(value, Mapping):
+        return {str(k): normalize(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [normalize(v) for v in value]
+    raise TypeError(f"{value!r} cannot be part of a cell")
+
+
+def canonical(obj: Any) -> str:
+    """Canonical JSON: sorted keys, no spaces, normalized numbers (floats by shortest repr)."""
+    return json.dumps(normalize(obj), sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+
+
+def cell_id(problem: str, seed: int, params: Mapping[str, Any]) -> str:
+    """First 16 hex digits of sha256 of the canonical ``{problem, seed, params}``."""
+    return hashlib.sha256(canonical({"problem": problem, "seed": seed, "params": params}).encode()).hexdigest()[:16]
+
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One configuration of a study: frozen; ``params`` are the kwargs of :func:`zoo.training.train`."""
+
+    study: str
+    problem: str
+    model: str
+    data: str
+    seed: int
+    params_json: str
+    """Canonical JSON of the params (kept as text so the cell is immutable and hashable)."""
+    scientific_json: str = "{}"
+    nuisance_json: str = "{}"
+    fixed_json: str = "{}"
+    target_json: str = "null"
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return json.loads(self.params_json)
+
+    @property
+    def scientific(self) -> dict[str, Any]:
+        return json.loads(self.scientific_json)
+
+    @property
+    def nuisance(self) -> dict[str, Any]:
+        return json.loads(self.nuisance_json)
+
+    @property
+    def fixed(self) -> dict[str, Any]:
+        return json.loads(self.fixed_json)
+
+    @property
+    def target(self) -> dict[str, Any] | None:
+        return json.loads(self.target_json)
+
+    @property
+    def cell_id(self) -> str:
+        return cell_id(self.problem, self.seed, self.params)
+
+    def to_json(self) -> dict[str, Any]:
+        """The content of ``cell.json``."""
+        return {
+            "cell_id": self.cell_id,
+            "study": self.study,
+            "problem": self.problem,
+            "model": self.model,
+            "data": self.data,
+            "seed": self.seed,
+            "params": self.params,
+            "scientific": self.scientific,
+            "nuisance": self.nuisance,
+            "fixed": self.fixed,
+            "target": self.target,
+        }
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> Cell:
+        return cls(
+            study=d["study"], problem=d["problem"], model=d["model"], data=d["data"], seed=int(d["seed"]),
+            params_json=canonical(d["params"]), scientific_json=canonical(d.get("scientific", {})),
+            nuisance_json=canonical(d.get("nuisance", {})), fixed_json=canonical(d.get("fixed", {})),
+            target_json=canonical(d.get("target")),
+        )
+
+    def label(self) -> str:
+        """Short human label: problem, seed and the axis values."""
+        axes = {**self.scientific, **self.nuisance}
+        text = " ".join(f"{k}={_short(v)}" for k, v in axes.items())
+        return f"{self.problem} seed={self.seed}" + (f" {text}" if text else "")
+
+
+def _short(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    if isinstance(v, list):
+        return "[" + ",".join(_short(x) for x in v) + "]"
+    return str(v)
+
+

@@ -1,0 +1,442 @@
+"""Reading and checking a study file: every value through zoo's one validator (zoo/config.py,
+via :func:`zoo.factory.resolve`), every mistake a :class:`~zoo.bench.study.StudyError`
+``file: key.path: message (allowed: ...)`` before anything runs.
+
+The format is described in zoo/bench/study.py. Checking builds no model and no task, and
+imports no Lightning of its own: a study's settings are dataclass fields.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+import re
+import typing
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from zoo import config, factory, metrics, registry
+from zoo.bench.cells import canonical
+from zoo.bench.study import (
+    BUDGET_KEYS, DISTRIBUTIONS, MAX_CELLS, MAX_SEEDS, NAME_RE, PROBLEM_KEYS, RESERVED, ROLES, TARGET_KEYS, TOP_KEYS,
+    TUNERS, Axis, Problem, Study, StudyError, find_study,
+)
+from zoo.bench.yamlfile import read_yaml
+from zoo.errors import ConfigError, UnknownNameError, ZooError
+
+Table = dict[str, config.Setting]
+"""What a problem's cells may set: flat name -> its setting (zoo/config.py)."""
+
+
+def _table(model: str, kind: str) -> Table:
+    table = dict(config.settings_table(registry.get(model).config, kind))
+    for name in RESERVED:
+        table.pop(name, None)
+    return table
+
+
+class _Checker:
+    """Validates a raw study mapping; every error carries the file and key path."""
+
+    def __init__(self, source: str, quick_overrides: Mapping[str, Any] | None = None):
+        self.source = source
+        self.quick = quick_overrides
+
+    def fail(self, path: str, message: str, allowed: Sequence[Any] | None = None) -> typing.NoReturn:
+        raise StudyError(self.source, self._origin(path), message, allowed)
+
+    def _origin(self, path: str) -> str:
+        """Prefix ``quick.`` when the value at ``path`` came from the quick overrides."""
+        if not self.quick or not path:
+            return path
+        node: Any = self.quick
+        for part in re.split(r"\.|\[", path):
+            part = part.rstrip("]")
+            if isinstance(node, Mapping) and part in node:
+                node = node[part]
+            elif isinstance(node, list) and part.isdigit():
+                return "quick." + path
+            else:
+                return path
+        return "quick." + path
+
+    def mapping(self, value: Any, path: str, allowed: Sequence[str] | None = None) -> dict[str, Any]:
+        if not isinstance(value, Mapping):
+            self.fail(path, f"must be a mapping of key: value, got {_shown(value)}.")
+        for k in value:
+            if not isinstance(k, str):
+                self.fail(path, f"keys must be strings, got {k!r}.")
+            if allowed is not None and k not in allowed:
+                self.fail(_join(path, k), "unknown key.", list(allowed))
+        return dict(value)
+
+
+def _shown(value: Any) -> str:
+    return config.shown(value)
+
+
+def _join(path: str, key: Any) -> str:
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    return f"{path}.{key}" if path else str(key)
+
+
+def _deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(dict(base))
+    for k, v in over.items():
+        if isinstance(v, Mapping) and isinstance(out.get(k), Mapping) and k not in ("scientific", "nuisance"):
+            out[k] = _deep_merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def parse_study(
+    raw: Any, source: str = "<study>", *, quick: bool = False, default_name: str | None = None, allow_missing: bool = False
+) -> Study:
+    """Check a study mapping (as read from YAML) and resolve it.
+
+    ``quick`` applies the ``quick:`` overrides and names the study ``<name>-quick``.
+    ``allow_missing`` drops problems whose model or dataset is not registered
+    (listed in :attr:`Study.dropped`) instead of failing.
+    """
+    chk = _Checker(source)
+    raw = chk.mapping(raw, "", list(TOP_KEYS))
+    quick_over = raw.pop("quick", None)
+    if quick_over is not None:
+        quick_over = chk.mapping(quick_over, "quick", [k for k in TOP_KEYS if k not in ("name", "quick")])
+    if quick:
+        if quick_over is None:
+            raise StudyError(source, "quick", "this study has no quick form; add a 'quick:' mapping of overrides.")
+        raw = _deep_merge(raw, quick_over)
+        chk = _Checker(source, quick_over)
+
+    name = raw.get("name", default_name)
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        chk.fail("name", f"must be a folder-safe name (letters, digits, _ . -), got {name!r}.")
+    if quick:
+        name = f"{name}-quick"
+    description = raw.get("description", "")
+    if not isinstance(description, str):
+        chk.fail("description", f"must be text, got {_shown(description)}.")
+
+    # --- problems
+    problems_raw = raw.get("problems")
+    if not isinstance(problems_raw, list) or not problems_raw:
+        chk.fail("problems", "must be a non-empty list of <model>-<dataset> names or {model, data} mappings.")
+    common_opts = chk.mapping(raw.get("data_options", {}) or {}, "data_options")
+    problems: list[Problem] = []
+    dropped: list[str] = []
+    for i, p in enumerate(problems_raw):
+        prob = _parse_problem(chk, p, f"problems[{i}]", common_opts, allow_missing)
+        if prob is None:
+            dropped.append(p if isinstance(p, str) else f"{p.get('model')}-{p.get('data')}")
+            continue
+        if any(q.id == prob.id for q in problems):
+            chk.fail(f"problems[{i}]", f"problem {prob.id!r} is listed twice; give one a tag (<model>-<dataset>-<tag>).")
+        problems.append(prob)
+    if not problems:
+        chk.fail("problems", f"none of the problems is available here (not registered: {', '.join(dropped)}).")
+    tables = {p.id: _table(p.model, p.kind) for p in problems}
+
+    # --- axes
+    axes: list[Axis] = []
+    seen_role: dict[str, str] = {}
+    for role in ROLES:
+        section = chk.mapping(raw.get(role, {}) or {}, role)
+        for key, value in section.items():
+            path = f"{role}.{key}"
+            if key in seen_role:
+                chk.fail(path, f"{key!r} is already a {seen_role[key]} setting; a setting has one role.")
+            _check_name(chk, path, key, problems, tables)
+            seen_role[key] = role
+            axes.append(_parse_axis(chk, path, key, role, value, problems, tables))
+
+    # --- budget
+    budget = chk.mapping(raw.get("budget"), "budget", BUDGET_KEYS) if "budget" in raw else None
+    if not budget:
+        chk.fail("budget", "a study needs a budget: max_epochs, max_steps and/or max_time (seconds).", BUDGET_KEYS)
+    for key, value in budget.items():
+        if key in seen_role:
+            chk.fail(f"budget.{key}", f"{key!r} is already a {seen_role[key]} setting; a setting has one role.")
+        budget[key] = _value(chk, f"budget.{key}", key, value, problems, tables)
+    for p in problems:
+        for key, value in p.params.items():
+            if key in seen_role and seen_role[key] != "fixed":
+                chk.fail(f"problems.{p.id}.params.{key}", f"{key!r} is a {seen_role[key]} axis of the study; it cannot be fixed per problem.")
+            if key in budget:
+                chk.fail(f"problems.{p.id}.params.{key}", f"{key!r} is part of the budget; it cannot be set per problem.")
+
+    # --- seeds
+    seeds_raw = raw.get("seeds", 1)
+    if isinstance(seeds_raw, bool) or not isinstance(seeds_raw, (int, list)):
+        chk.fail("seeds", f"must be a count (3) or a list of seeds ([0, 1, 2]), got {_shown(seeds_raw)}.")
+    if isinstance(seeds_raw, int):
+        if not 1 <= seeds_raw <= MAX_SEEDS:
+            chk.fail("seeds", f"the count must be in [1, {MAX_SEEDS}], got {seeds_raw}.")
+        seeds = tuple(range(seeds_raw))
+    else:
+        if not seeds_raw:
+            chk.fail("seeds", "the list of seeds is empty.")
+        if len(seeds_raw) > MAX_SEEDS:
+            chk.fail("seeds", f"lists {len(seeds_raw)} seeds; a study has at most {MAX_SEEDS}.")
+        for j, s in enumerate(seeds_raw):
+            try:
+                config.check_seed("a seed", s)
+            except ConfigError as e:
+                chk.fail(f"seeds[{j}]", str(e))
+        if len(set(seeds_raw)) != len(seeds_raw):
+            chk.fail("seeds", f"lists a seed twice: {seeds_raw}.")
+        seeds = tuple(seeds_raw)
+
+    # --- search
+    search = _parse_search(chk, raw.get("search", "grid"), axes)
+    # --- target
+    target = _parse_target(chk, raw.get("target"))
+
+    study = Study(
+        name=name, source=source, problems=tuple(problems), axes=tuple(axes), seeds=seeds, budget=budget,
+        search=search, data_options=common_opts, target=target, description=description, quick=quick,
+        dropped=tuple(dropped),
+    )
+    if study.size() > MAX_CELLS:
+        chk.fail("", f"the study expands to {study.size():,} cells; at most {MAX_CELLS:,} (fewer seeds, values or trials).")
+    _check_cells(chk, study)
+    return study
+
+
+def _parse_problem(
+    chk: _Checker, p: Any, path: str, common_opts: Mapping[str, Any], allow_missing: bool
+) -> Problem | None:
+    tag = None
+    if isinstance(p, str):
+        parts = p.split("-")
+        if len(parts) < 2 or not all(parts):
+            chk.fail(path, f"a problem is <model>-<dataset>[-<tag>], e.g. mlp-digits; got {p!r}.")
+        model, data, tag = parts[0], parts[1], "-".join(parts[2:]) or None
+        opts, params = {}, {}
+    else:
+        d = chk.mapping(p, path, PROBLEM_KEYS)
+        for k in ("model", "data"):
+            if not isinstance(d.get(k), str) or not d.get(k):
+                chk.fail(_join(path, k), "is required (a name).")
+        model, data = d["model"], d["data"]
+        tag = d.get("tag")
+        if tag is not None and (not isinstance(tag, (str, int)) or not NAME_RE.match(str(tag))):
+            chk.fail(_join(path, "tag"), f"must be a short name (letters, digits, _ . -), got {tag!r}.")
+        opts = chk.mapping(d.get("data_options", {}) or {}, _join(path, "data_options"))
+        params = chk.mapping(d.get("params", {}) or {}, _join(path, "params"))
+    try:
+        entry = registry.get(model)
+        kind, options = factory.dataset_kind_and_options(data)
+    except UnknownNameError as e:
+        if allow_missing:
+            return None
+        chk.fail(path, str(e))
+    if kind not in entry.tasks:
+        chk.fail(path, f"model {model!r} trains for {', '.join(entry.tasks)}; dataset {data!r} is {kind}.")
+    if kind not in config.TASK_SETTINGS:
+        chk.fail(path, f"dataset {data!r} needs a {kind} task, which this version of zoo does not have.", sorted(config.TASK_SETTINGS))
+    pid = f"{model}-{data}" + (f"-{tag}" if tag else "")
+    checked_opts = {}
+    for k, v in {**common_opts, **opts}.items():
+        opath = _join(path, "data_options") + f".{k}" if k in opts else f"data_options.{k}"
+        try:
+            checked_opts.update(config.check_data_options({k: v}, options, dataset=data))
+        except ZooError as e:
+            chk.fail(opath, str(e))
+    prob = Problem(pid, model, data, kind, {k: v for k, v in checked_opts.items() if k in opts}, {})
+    table = _table(model, kind)
+    checked_params = {}
+    for k, v in params.items():
+        ppath = _join(path, "params") + f".{k}"
+        _check_name(chk, ppath, k, [prob], {pid: table})
+        checked_params[k] = _value(chk, ppath, k, v, [prob], {pid: table})
+    return Problem(pid, model, data, kind, {k: v for k, v in checked_opts.items() if k in opts}, checked_params)
+
+
+def _check_name(chk: _Checker, path: str, key: str, problems: Sequence[Problem], tables: Mapping[str, Table]) -> None:
+    if key in RESERVED:
+        chk.fail(path, f"{key!r} cannot be set here: {RESERVED[key]}.")
+    for p in problems:
+        if key not in tables[p.id]:
+            chk.fail(path, f"problem {p.id}: {UnknownNameError(f'argument for model {p.model!r}', key, tables[p.id])}")
+
+
+def _value(chk: _Checker, path: str, key: str, value: Any, problems: Sequence[Problem], tables: Mapping[str, Table]) -> Any:
+    """``value`` parsed as the setting's type and checked by the owning config, for every problem."""
+    out = value
+    for p in problems:
+        setting = tables[p.id][key]
+        try:
+            out = config.coerce(value, setting.type, key, empty_ok=setting.default in ("", ()))
+        except ConfigError as e:
+            hint = " (YAML reads yes/no/on/off as booleans: quote the word)" if isinstance(value, bool) else ""
+            chk.fail(path, f"{str(e).rstrip('.')}{hint}.")
+        msg = _config_error(p, {key: out})
+        if msg:
+            chk.fail(path, msg)
+    return out
+
+
+def _config_error(problem: Problem, params: Mapping[str, Any]) -> str | None:
+    """The message of zoo's own check of ``params`` for ``problem`` (:func:`zoo.factory.resolve`), or None."""
+    params = {k: v for k, v in params.items() if not (k == "lr" and isinstance(v, Mapping))}  # lr chosen by a tuner
+    try:
+        cfg = factory.resolve(problem.model, problem.data, check_model=True, **params)
+        factory.check_size(cfg.model, cfg.model_settings)  # shapes only (torch's meta device), nothing allocated
+    except ZooError as e:
+        return str(e)
+    except (TypeError, ValueError, KeyError, AttributeError) as e:
+        return f"{e.__class__.__name__}: {e}"
+    return None
+
+
+def _parse_axis(
+    chk: _Checker, path: str, key: str, role: str, value: Any, problems: Sequence[Problem], tables: Mapping[str, Table]
+) -> Axis:
+    if role == "fixed":
+        return Axis(key, role, (_value(chk, path, key, value, problems, tables),))
+    if role == "nuisance":
+        tuner = _parse_tuner(chk, path, key, value)
+        if tuner is not None:
+            return Axis(key, role, (), tuner=tuner)
+        if isinstance(value, Mapping):
+            d = chk.mapping(value, path, list(DISTRIBUTIONS) + list(TUNERS))
+            if len(d) != 1:
+                chk.fail(path, "give one distribution, e.g. {log_uniform: [1e-4, 1e-1]}.", DISTRIBUTIONS)
+            (kind, bounds), = d.items()
+            if kind in TUNERS:
+                chk.fail(path, f"the {kind} tuner applies to lr only.")
+            want = int if kind == "int_uniform" else float
+            for p in problems:
+                if config.unwrap_optional(tables[p.id][key].type)[0] is not want:
+                    other = "int_uniform" if want is float else "log_uniform or uniform"
+                    chk.fail(path, f"{kind} draws {'integers' if want is int else 'numbers'}, but {key!r} is "
+                             f"{config.describe(tables[p.id][key].type)}; use {other} or a list of values.")
+            if not isinstance(bounds, list) or len(bounds) != 2:
+                chk.fail(f"{path}.{kind}", f"must be [low, high], got {_shown(bounds)}.")
+            lo = _value(chk, f"{path}.{kind}[0]", key, bounds[0], problems, tables)
+            hi = _value(chk, f"{path}.{kind}[1]", key, bounds[1], problems, tables)
+            if isinstance(lo, bool) or not isinstance(lo, (int, float)) or not isinstance(hi, (int, float)):
+                chk.fail(f"{path}.{kind}", f"a distribution needs numeric bounds, got {bounds!r}.")
+            if kind == "int_uniform" and not (isinstance(lo, int) and isinstance(hi, int)):
+                chk.fail(f"{path}.{kind}", f"int_uniform needs integer bounds, got {bounds!r}.")
+            if not lo < hi:
+                chk.fail(f"{path}.{kind}", f"needs low < high, got {bounds!r}.")
+            if kind == "log_uniform" and lo <= 0:
+                chk.fail(f"{path}.{kind}", f"log_uniform needs low > 0, got {lo!r}.")
+            return Axis(key, role, (), distribution={kind: [lo, hi]})
+    if not isinstance(value, list) or not value:
+        chk.fail(path, f"a {role} axis is a non-empty list of values, got {_shown(value)}.")
+    values = tuple(_value(chk, _join(path, i), key, v, problems, tables) for i, v in enumerate(value))
+    canon = [canonical(v) for v in values]
+    for i, c in enumerate(canon):
+        if c in canon[:i]:
+            chk.fail(_join(path, i), f"the value {values[i]!r} is listed twice.")
+    return Axis(key, role, values)
+
+
+def _parse_tuner(chk: _Checker, path: str, key: str, value: Any) -> dict[str, Any] | None:
+    from zoo.bench.lrfinder import RangeTestConfig
+
+    if value == "range_test":
+        options: Any = {}
+    elif isinstance(value, Mapping) and "range_test" in value:
+        if len(value) != 1:
+            chk.fail(path, "range_test takes its options as {range_test: {steps: 300}}.")
+        options = value["range_test"] or {}
+    elif isinstance(value, str):
+        chk.fail(path, f"a nuisance axis is a list of values, a distribution or a tuner, got {value!r}.", TUNERS)
+    else:
+        return None
+    if key != "lr":
+        chk.fail(path, f"the range_test tuner chooses lr, not {key!r}.")
+    allowed = [f.name for f in dataclasses.fields(RangeTestConfig)]
+    options = chk.mapping(options, f"{path}.range_test", allowed)
+    hints = typing.get_type_hints(RangeTestConfig)
+    for k, v in options.items():
+        try:
+            options[k] = config.coerce(v, hints[k], k)
+        except ConfigError as e:
+            chk.fail(f"{path}.range_test.{k}", str(e))
+    try:
+        cfg = RangeTestConfig(**options)
+    except ZooError as e:
+        chk.fail(f"{path}.range_test", str(e))
+    return {"range_test": dataclasses.asdict(cfg)}
+
+
+def _parse_search(chk: _Checker, value: Any, axes: Sequence[Axis]) -> dict[str, Any]:
+    if value == "grid" or value is None:
+        search = {"kind": "grid"}
+    elif isinstance(value, str):
+        chk.fail("search", f"unknown search {value!r}.", ["grid", "{random: N, seed: S}"])
+    else:
+        d = chk.mapping(value, "search", ["random", "seed"])
+        n = d.get("random")
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            chk.fail("search.random", f"the number of sampled configurations must be an integer >= 1, got {_shown(n)}.")
+        seed = d.get("seed", 0)
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            chk.fail("search.seed", f"must be an integer >= 0, got {_shown(seed)}.")
+        search = {"kind": "random", "random": n, "seed": seed}
+    if search["kind"] == "grid":
+        for a in axes:
+            if a.distribution is not None:
+                chk.fail(f"nuisance.{a.name}", "a distribution needs random search (search: {random: N, seed: S}); "
+                         "grid search takes a list of values.")
+    return search
+
+
+def _parse_target(chk: _Checker, value: Any) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    d = chk.mapping(value, "target", TARGET_KEYS)
+    metric = d.get("metric")
+    if not isinstance(metric, str) or not re.match(r"^(val_\w+|train_loss)$", metric) or not metrics.is_known(metric):
+        chk.fail("target.metric", f"must be a per-epoch metric such as val_acc, val_loss or train_loss, got {metric!r}.",
+                 [f"val_{m}" for m in metrics.METRICS] + ["train_loss"])
+    v = d.get("value")
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        chk.fail("target.value", f"must be a number, got {_shown(v)}.")
+    mode = d.get("mode", metrics.mode(metric))  # the catalogue's direction (zoo/metrics.py)
+    if mode not in ("min", "max"):
+        chk.fail("target.mode", f"unknown mode {mode!r}.", ["min", "max"])
+    return {"metric": metric, "value": float(v), "mode": mode}
+
+
+def _check_cells(chk: _Checker, study: Study) -> None:
+    """Check each whole configuration (combinations the per-value checks cannot see), seed excluded."""
+    seen: set[tuple[str, str]] = set()
+    problems = {p.id: p for p in study.problems}
+    for cell in study.cells():
+        params = {k: v for k, v in cell.params.items() if k != "seed"}
+        key = (cell.problem, canonical(params))
+        if key in seen:
+            continue
+        seen.add(key)
+        msg = _config_error(problems[cell.problem], params)
+        if msg:
+            axes = {**cell.scientific, **cell.nuisance}
+            where = f"problem {cell.problem}" + (f" with {canonical(axes)}" if axes else "")
+            chk.fail("", f"{where}: {msg}")
+
+
+def load_study(name_or_path: str | Path, *, quick: bool = False, allow_missing: bool = False) -> Study:
+    """Read, check and resolve a study file (or a shipped study by name)."""
+    path = find_study(name_or_path)
+    raw = read_yaml(path, what="study file", error=StudyError)
+    return parse_study(raw, str(path), quick=quick, default_name=path.stem, allow_missing=allow_missing)
+
+
+def study_name(name_or_path: str | Path, *, quick: bool = False) -> str:
+    """The study's folder name under runs/, read without checking the rest of the file."""
+    path = find_study(name_or_path)
+    raw = read_yaml(path, what="study file", error=StudyError)
+    name = raw.get("name", path.stem) if isinstance(raw, Mapping) else path.stem
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        raise StudyError(str(path), "name", f"must be a folder-safe name (letters, digits, _ . -), got {name!r}.")
+    return f"{name}-quick" if quick else name

@@ -1,0 +1,592 @@
+"""One typed run configuration, and the one parser and validator of its values.
+
+A run is described by flat settings (``hidden=(64,)``, ``lr=1e-3``, ``max_epochs=5``,
+``batch_size=64``, ``seed=1``): the flags of ``zoo train``, the keyword arguments of
+``zoo.train`` / ``zoo.create``, the axes of a study file and the recipes' YAML all use
+the same names. :func:`resolve` sorts them into the parts of a :class:`RunConfig`::
+
+    model      the family's config dataclass (hidden, activation, ...)   zoo/models/*.py
+    task       the task's keyword settings (l1, label_smoothing, ...)    TASK_SETTINGS below
+    optimizer  zoo.optim.OptimConfig (optimizer, lr, schedule, ...)
+    loop       LoopConfig below (max_epochs, patience, clip_norm, ...)
+    data       DataConfig below (dataset name, loader options, batch size)
+    run        RunSettings below (seed, threads, logger)
+
+Every value passes through :func:`coerce` (the one parser: typed Python/YAML values,
+or the CLI's text with ``text=True``) and then the owning dataclass's ``__post_init__``
+(the one validator), so a mistake reads the same from the CLI, the Python API and a
+study file. Like every module here this one knows no names: the caller (zoo/factory.py)
+looks the model's config class and the dataset's options up and passes them in.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import numbers
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, ClassVar
+
+from zoo import metrics
+from zoo.errors import ConfigError, UnknownNameError, check_choice, check_positive
+from zoo.optim import OptimConfig
+
+SEED_MAX = 2**32 - 1
+"""Largest seed: numpy's legacy seeding takes 32 bits (torch takes 64)."""
+INT_LIMIT = 2**63 - 1
+"""Integers beyond a C long overflow in torch and numpy."""
+THREADS_MAX = 1024
+DEVICES = ("cpu", "cuda", "mps", "auto")
+PRECISIONS = ("32-true", "16-mixed", "bf16-mixed")
+LOGGERS = ("csv", "tensorboard", "wandb", "none")
+SECTIONS = ("model", "task", "optimizer", "loop", "data", "run")
+NOTES = "evidence"
+"""A configuration file's section that is not settings (a recipe's bar and measurements): not read."""
+
+
+# ----------------------------------------------------------------------------- the one value parser
+
+
+class _Mismatch(Exception):
+    """A value that does not fit; ``want`` overrides the type's description."""
+
+    def __init__(self, want: str | None = None):
+        self.want = want
+
+
+INT_RANGES = {"seed": (0, SEED_MAX), "split_seed": (0, SEED_MAX), "threads": (0, THREADS_MAX)}
+"""Integers with a narrower range than a C long."""
+
+
+def unwrap_optional(tp: Any) -> tuple[Any, bool]:
+    """(type without ``None``, whether ``None`` is allowed)."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        optional = len(args) < len(typing.get_args(tp))
+        return (args[0] if len(args) == 1 else typing.Union[tuple(args)]), optional  # type: ignore[return-value]
+    return tp, False
+
+
+def describe(tp: Any) -> str:
+    """``tp`` for a reader: 'an integer', 'a list of numbers or null', ..."""
+    base, optional = unwrap_optional(tp)
+    origin = typing.get_origin(base)
+    if origin in (tuple, list):
+        args = [a for a in typing.get_args(base) if a is not Ellipsis]
+        plural = {int: "integers", float: "numbers", bool: "booleans", str: "strings"}
+        text = f"a list of {plural.get(args[0], 'values') if args else 'values'}"
+    elif origin is typing.Literal:
+        text = "one of " + ", ".join(map(repr, typing.get_args(base)))
+    else:
+        text = {int: "an integer", float: "a finite number", bool: "true or false", str: "a non-empty string"}.get(base, "a value")
+    return text + (" or null" if optional else "")
+
+
+def shown(value: Any) -> str:
+    """A value as an error message quotes it."""
+    if value is None:
+        return "null"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    return repr(tuple(value) if isinstance(value, list) else value)
+
+
+def coerce(value: Any, tp: Any, name: str, *, text: bool = False, empty_ok: bool = False) -> Any:
+    """``value`` as type ``tp``, or a :class:`ConfigError` ``name must be <type>, got <value>.``
+
+    ``text``: ``value`` is a command-line string (``"8,8"``, ``"true"``, ``"1e-3"``,
+    ``"none"``); otherwise a typed value (Python, YAML, JSON), where a string is never
+    read as a number. Integers are bounded by :data:`INT_LIMIT`, floats must be finite,
+    strings and list items must not be empty (unless ``empty_ok``). Tuples stay tuples;
+    an integral float is accepted for an int field (``32.0``).
+    """
+    try:
+        return _coerce(value, tp, text, empty_ok, INT_RANGES.get(name, (-INT_LIMIT, INT_LIMIT)))
+    except _Mismatch as e:
+        raise ConfigError(f"{name} must be {e.want or describe(tp)}, got {shown(value)}.") from None
+
+
+def _coerce(value: Any, tp: Any, text: bool, empty_ok: bool, bounds: tuple[int, int] = (-INT_LIMIT, INT_LIMIT)) -> Any:
+    base, optional = unwrap_optional(tp)
+    if text and isinstance(value, str) and base is not str and optional and value.strip().lower() in ("none", "null"):
+        return None
+    if value is None:
+        if optional or base is Any:
+            return None
+        raise _Mismatch
+    origin = typing.get_origin(base)
+    if base is Any or base is object:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        for arg in typing.get_args(base):
+            try:
+                return _coerce(value, arg, text, empty_ok, bounds)
+            except _Mismatch:
+                continue
+        raise _Mismatch
+    if origin is typing.Literal:
+        if value in typing.get_args(base) and not isinstance(value, bool):
+            return value
+        raise _Mismatch
+    if origin in (tuple, list) or base in (tuple, list):
+        if text and isinstance(value, str):
+            inner = value.strip().strip("[]()")
+            value = [p.strip() for p in inner.split(",")] if inner.strip() else []
+            if not value or any(not p for p in value):
+                raise _Mismatch  # '' or '1,,2': an empty item is a typo, never a value
+        if not isinstance(value, (list, tuple)) or (not value and not empty_ok):
+            raise _Mismatch  # an empty list only where the default is one
+        args = [a for a in typing.get_args(base) if a is not Ellipsis]
+        if origin is tuple and len(args) > 1 and Ellipsis not in typing.get_args(base):
+            if len(value) != len(args):
+                raise _Mismatch
+            return tuple(_coerce(v, a, text, False) for v, a in zip(value, args))
+        item = args[0] if args else Any
+        out = [_coerce(v, item, text, False) for v in value]
+        return tuple(out) if (origin is tuple or base is tuple) else out
+    if origin in (dict, Mapping) or base is dict:
+        if not isinstance(value, Mapping):
+            raise _Mismatch
+        return dict(value)
+    if text and isinstance(value, str) and base in (bool, int, float):
+        value = _parse_text(value.strip(), base)
+    if base is bool:
+        if isinstance(value, bool):
+            return value
+        raise _Mismatch
+    if isinstance(value, bool):
+        raise _Mismatch
+    if base is int:
+        if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+            value = int(value)
+        if isinstance(value, numbers.Integral):
+            if not bounds[0] <= int(value) <= bounds[1]:
+                raise _Mismatch(f"an integer in [{bounds[0]}, {bounds[1]}]")
+            return int(value)
+        raise _Mismatch
+    if base is float:
+        if isinstance(value, numbers.Real) and math.isfinite(float(value)):
+            return 0.0 if value == 0 else float(value)
+        raise _Mismatch
+    if base is str:
+        if isinstance(value, str) and (value.strip() or empty_ok):
+            return value
+        raise _Mismatch
+    return value
+
+
+def _parse_text(text: str, base: type) -> Any:
+    if not text.isascii():  # int('８') is 8: a number is written in ASCII digits
+        raise _Mismatch
+    low = text.lower()
+    try:
+        if base is bool:
+            return {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}[low]
+        if base is int:
+            return int(text)
+        return float(text)  # 'inf', '1e400' parse, and are refused as not finite
+    except (KeyError, ValueError, OverflowError):
+        raise _Mismatch from None
+
+
+def _check_fraction(name: str, value: float, *, high_inclusive: bool = False) -> None:
+    if not (0 <= value <= 1 if high_inclusive else 0 <= value < 1):
+        raise ConfigError(f"{name} must be in [0, 1{']' if high_inclusive else ')'}, got {value!r}.")
+
+
+# ----------------------------------------------------------------------------- task settings
+
+
+@dataclass
+class Penalties:
+    l1: float = 0.0
+    """L1 penalty on weights (not biases or norm parameters), added to the loss."""
+    l2: float = 0.0
+    """L2 penalty on weights (Keras' kernel_regularizer), added to the loss."""
+
+    default_optim: ClassVar[dict[str, Any]] = {}
+    """Optimizer settings when none at all is given (the task's default_optim, zoo/tasks)."""
+
+    def __post_init__(self) -> None:
+        check_positive("l1", self.l1, allow_zero=True)
+        check_positive("l2", self.l2, allow_zero=True)
+
+
+@dataclass
+class ClassificationSettings(Penalties):
+    """Settings of a classification task (multiclass or binary)."""
+
+    label_smoothing: float = 0.0
+    """Target smoothing of the cross-entropy, in [0, 1)."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_fraction("label_smoothing", self.label_smoothing)
+
+
+@dataclass
+class RegressionSettings(Penalties):
+    """Settings of a regression task."""
+
+    huber_delta: float = 0.0
+    """0 = mean squared error; > 0 = Huber loss with this delta."""
+    aux_weight: float = 0.1
+    """Weight of an auxiliary output's loss (wide_deep's aux_output), in [0, 1]."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_positive("huber_delta", self.huber_delta, allow_zero=True)
+        _check_fraction("aux_weight", self.aux_weight, high_inclusive=True)
+
+
+@dataclass
+class Seq2SeqSettings(ClassificationSettings):
+    """Settings of a sequence-to-sequence task."""
+
+
+@dataclass
+class LanguageModelSettings(Penalties):
+    """Settings of a language-model task."""
+
+    stateful: bool = False
+    """Carry the hidden state (detached) from one window to the next."""
+
+
+@dataclass
+class EmbeddingSettings:
+    """Settings of a word-embedding task."""
+
+    analogy_vocab: int = 30_000
+    """Analogy questions are answered among this many most frequent words."""
+
+    default_optim: ClassVar[dict[str, Any]] = dict(optimizer="sgd", lr=0.025, schedule="linear", min_lr=1e-4)
+
+    def __post_init__(self) -> None:
+        check_positive("analogy_vocab", self.analogy_vocab, integer=True)
+
+
+TASK_SETTINGS: dict[str, type] = {
+    "multiclass": ClassificationSettings,
+    "binary": ClassificationSettings,
+    "regression": RegressionSettings,
+    "language_model": LanguageModelSettings,
+    "seq2seq": Seq2SeqSettings,
+    "embedding": EmbeddingSettings,
+}
+"""Task kind -> the keyword settings of its task constructor (zoo/tasks; tests/test_config.py checks they match)."""
+
+
+def task_kwargs(kind: str, settings: Any) -> dict[str, Any]:
+    """Keyword arguments of the task constructor for ``kind`` (binary is the one kind told apart here)."""
+    return {**dataclasses.asdict(settings), **({"binary": True} if kind == "binary" else {})}
+
+
+# ----------------------------------------------------------------------------- loop, data, run
+
+
+@dataclass
+class LoopConfig:
+    """How long and how to train; every field is a CLI flag and a study axis."""
+
+    max_epochs: int = 10
+    """Passes over the training split."""
+    max_steps: int = 0
+    """Stop after this many optimizer steps (0 = no limit)."""
+    max_time: float = 0.0
+    """Stop after this many seconds of training (0 = no limit); checked between steps."""
+    device: str = "cpu"
+    """cpu, cuda, mps or auto (the best available)."""
+    precision: str = "32-true"
+    """32-true, 16-mixed or bf16-mixed."""
+    clip_value: float = 0.0
+    """Clip each gradient element to [-v, v] (0 = off)."""
+    clip_norm: float = 0.0
+    """Rescale gradients to this global L2 norm at most (0 = off)."""
+    patience: int = 0
+    """Early stopping: epochs without improvement of the monitored metric (0 = off)."""
+    min_delta: float = 0.0
+    """Smallest change of the monitored metric that counts as improvement."""
+    monitor: str = ""
+    """Metric watched by early stopping and best-epoch selection ('' = the task's, e.g. val_loss)."""
+    restore_best: bool = True
+    """Load the weights of the best epoch at the end (as Keras' restore_best_weights)."""
+    log_every_n_steps: int = 50
+    """Read the running loss (one host sync) every this many steps: progress and divergence check."""
+    progress: bool = True
+    """Show a progress bar on a terminal (one line per epoch otherwise)."""
+    warmup_steps: int = 5
+    """Steps excluded from the throughput figure (allocator and kernel warm-up)."""
+
+    def __post_init__(self) -> None:
+        check_positive("max_epochs", self.max_epochs, integer=True)
+        check_positive("max_steps", self.max_steps, allow_zero=True, integer=True)
+        check_positive("max_time", self.max_time, allow_zero=True)
+        check_choice("device", self.device, DEVICES)
+        check_choice("precision", self.precision, PRECISIONS)
+        check_positive("clip_value", self.clip_value, allow_zero=True)
+        check_positive("clip_norm", self.clip_norm, allow_zero=True)
+        if self.clip_value and self.clip_norm:
+            raise ConfigError("set clip_value or clip_norm, not both.")
+        check_positive("patience", self.patience, allow_zero=True, integer=True)
+        check_positive("min_delta", self.min_delta, allow_zero=True)
+        if self.monitor and not (self.monitor.startswith("val_") and metrics.is_known(self.monitor)):
+            raise ConfigError(f"monitor {self.monitor!r} is not a validation metric; name one as val_<metric>, "
+                              f"with <metric> one of: {', '.join(metrics.METRICS)}.")
+        check_positive("log_every_n_steps", self.log_every_n_steps, integer=True)
+        check_positive("warmup_steps", self.warmup_steps, allow_zero=True, integer=True)
+
+
+@dataclass
+class DataConfig:
+    """What the model is trained on, and in batches of what size."""
+
+    data: str | None = None
+    """Dataset name (zoo list datasets); None = the model's embedded default."""
+    data_options: dict[str, Any] = field(default_factory=dict)
+    """Loader options, e.g. {limit: 2000, val_size: 5000}."""
+    batch_size: int = 32
+    """Training batch size."""
+
+    def __post_init__(self) -> None:
+        check_positive("batch_size", self.batch_size, integer=True)
+
+
+@dataclass
+class RunSettings:
+    """How the run is seeded, threaded and logged."""
+
+    seed: int = 0
+    """Seed of initialization and batch order."""
+    threads: int = 0
+    """torch threads (0 = torch's choice)."""
+    logger: str = "csv"
+    """csv, tensorboard, wandb (offline unless configured) or none."""
+
+    def __post_init__(self) -> None:
+        check_seed("seed", self.seed)
+        if isinstance(self.threads, bool) or not isinstance(self.threads, int) or not 0 <= self.threads <= THREADS_MAX:
+            raise ConfigError(f"threads must be an integer in [0, {THREADS_MAX}], got {self.threads!r}.")
+        check_choice("logger", self.logger, LOGGERS)
+
+
+def check_seed(name: str, value: Any) -> int:
+    """``value`` if it is a seed every generator accepts (an integer in [0, SEED_MAX])."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= SEED_MAX:
+        raise ConfigError(f"{name} must be an integer in [0, {SEED_MAX}], got {shown(value)}.")
+    return value
+
+
+# ----------------------------------------------------------------------------- the table of settings
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One flat setting: its name, the part of the configuration it belongs to, type and default."""
+
+    name: str
+    section: str
+    type: Any
+    default: Any
+
+
+def _default(f: dataclasses.Field) -> Any:
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    return f.default_factory() if f.default_factory is not dataclasses.MISSING else None  # type: ignore[misc]
+
+
+@lru_cache(maxsize=None)
+def dataclass_settings(cls: type, section: str) -> dict[str, Setting]:
+    hints = typing.get_type_hints(cls)
+    return {f.name: Setting(f.name, section, hints.get(f.name, Any), _default(f))
+            for f in dataclasses.fields(cls) if not f.name.startswith("_")}
+
+
+@lru_cache(maxsize=None)
+def settings_table(model_config: type, kind: str) -> dict[str, Setting]:
+    """Every flat setting of a run of a model (its family's ``model_config``) for task ``kind``."""
+    check_choice("task kind", kind, TASK_SETTINGS)
+    table: dict[str, Setting] = {}
+    parts = ((model_config, "model"), (TASK_SETTINGS[kind], "task"), (OptimConfig, "optimizer"),
+             (LoopConfig, "loop"), (DataConfig, "data"), (RunSettings, "run"))
+    for cls, section in parts:
+        for name, s in dataclass_settings(cls, section).items():
+            if name in table:  # a bug in a config class, not a user mistake
+                raise TypeError(f"setting {name!r} belongs to both {table[name].section} and {section}")
+            table[name] = s
+    return table
+
+
+# ----------------------------------------------------------------------------- the run configuration
+
+
+@dataclass
+class RunConfig:
+    """A whole run, resolved and checked: every part but the model's is complete.
+
+    ``model_settings`` holds the family config fields that were set; the others are the
+    builder's defaults and what the data implies (recorded in full after the model is built).
+    """
+
+    model: str
+    kind: str
+    model_settings: dict[str, Any]
+    task: Any
+    optimizer: OptimConfig
+    loop: LoopConfig
+    data: DataConfig
+    run: RunSettings
+
+    def create_kwargs(self) -> dict[str, Any]:
+        """What ``zoo.create`` takes: model, task and optimizer settings."""
+        return {**self.model_settings, **dataclasses.asdict(self.task), **dataclasses.asdict(self.optimizer)}
+
+    def to_dict(self, model_config: Any = None) -> dict[str, Any]:
+        """Plain JSON, one mapping per part (``model_config``: the built model's, recorded in full)."""
+        model = dataclasses.asdict(model_config) if model_config is not None else dict(self.model_settings)
+        return _plain({
+            "model": {"name": self.model, **model},
+            "task": {"kind": self.kind, **dataclasses.asdict(self.task)},
+            "optimizer": dataclasses.asdict(self.optimizer),
+            "loop": dataclasses.asdict(self.loop),
+            "data": {"name": self.data.data, "batch_size": self.data.batch_size, "options": self.data.data_options},
+            "run": dataclasses.asdict(self.run),
+        })
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def resolve(
+    model: str,
+    model_config: type,
+    kind: str,
+    settings: Mapping[str, Any],
+    *,
+    data_options: Mapping[str, Any] | None = None,
+    sections: tuple[str, ...] = SECTIONS,
+    caller: str = "zoo.train",
+    check_model: bool = True,
+) -> RunConfig:
+    """Sort flat ``settings`` into a checked :class:`RunConfig`.
+
+    ``data_options``: the dataset's loader options and their types (``{}``: none checked);
+    ``sections``: the parts the caller takes (``zoo.create`` takes model, task, optimizer);
+    ``check_model``: construct the family's config
+    now (with its defaults for what the data implies) rather than when the model is built.
+    """
+    table = settings_table(model_config, kind)
+    groups: dict[str, dict[str, Any]] = {s: {} for s in SECTIONS}
+    for key, value in settings.items():
+        s = table.get(key)
+        if s is None:
+            raise UnknownNameError(f"argument for model {model!r}", key, [n for n, t in table.items() if t.section in sections])
+        if s.section not in sections:
+            raise ConfigError(f"{key!r} is a {s.section} setting; {caller} takes {', '.join(sections)} settings.")
+        if key == "data_options":
+            value = check_data_options(value, data_options, dataset=str(settings.get("data", "")))
+        else:
+            value = coerce(value, s.type, key, empty_ok=s.default in ("", ()))
+        groups[s.section][key] = value
+    entry_optim = TASK_SETTINGS[kind].default_optim
+    model_settings = groups["model"]
+    if check_model:  # the builder's own defaults and the data's sizes may differ from the config's
+        model_cfg = model_config(**model_settings)
+        model_settings = {k: getattr(model_cfg, k) for k in model_settings}
+    cfg = RunConfig(
+        model=model,
+        kind=kind,
+        model_settings=model_settings,
+        task=TASK_SETTINGS[kind](**groups["task"]),
+        optimizer=OptimConfig(**(groups["optimizer"] or entry_optim)),
+        loop=LoopConfig(**groups["loop"]),
+        data=DataConfig(**groups["data"]),
+        run=RunSettings(**groups["run"]),
+    )
+    check_combination(model_settings, cfg.data)
+    return cfg
+
+
+def check_data_options(options: Any, allowed: Mapping[str, Any] | None, *, dataset: str = "", text: bool = False) -> dict[str, Any]:
+    """Loader options of ``dataset`` checked against the loader's ``{option: type}`` (``None``: not checked)."""
+    if not isinstance(options, Mapping):
+        raise ConfigError(f"data_options must be a mapping of option: value, got {shown(options)}.")
+    out: dict[str, Any] = {}
+    for k, v in options.items():
+        if allowed is not None and k not in allowed:
+            raise UnknownNameError(f"option for dataset {dataset!r}", k, allowed)
+        tp = allowed.get(k, Any) if allowed is not None else Any
+        v = coerce(v, tp, k, text=text)
+        if k in ("limit", "eval_batch_size") and v is not None and v < 1:
+            raise ConfigError(f"{k} must be an integer > 0, got {v!r}.")
+        if k == "split_seed" and v is not None:
+            check_seed(k, v)
+        out[k] = v
+    return out
+
+
+def check_combination(model: Any, data: DataConfig) -> None:
+    """Settings that are each valid but not together; ``model``: the model settings (a mapping),
+    or the built model's config once the builder's defaults are known."""
+    norm = model.get("norm") if isinstance(model, Mapping) else getattr(model, "norm", None)
+    if norm == "batch" and data.batch_size < 2:
+        raise ConfigError(f"norm 'batch' needs batches of at least 2 samples, got batch_size {data.batch_size}.")
+
+
+# ----------------------------------------------------------------------------- configuration files
+
+
+@dataclass
+class ConfigFile:
+    """A configuration document (:meth:`RunConfig.to_dict`'s shape) read into flat settings."""
+
+    source: str
+    model: str | None
+    kind: str | None
+    settings: dict[str, Any]
+    sections: dict[str, str]
+    """Flat setting -> the section it was written under (checked once the model is known)."""
+
+    def check_sections(self, table: Mapping[str, Setting]) -> None:
+        """Refuse a known setting written under another section."""
+        for key, section in self.sections.items():
+            s = table.get(key)
+            if s is not None and s.section != section:
+                raise ConfigError(f"{self.source}: {section}.{key}: {key!r} is not a {section} setting; move it under {s.section}.")
+
+
+def read_config(doc: Any, source: str) -> ConfigFile:
+    """A configuration document as flat settings; ``model`` and ``data`` may be bare names."""
+    if not isinstance(doc, Mapping):
+        raise ConfigError(f"{source}: a configuration is a mapping of {', '.join(SECTIONS)}, got {shown(doc)}.")
+    unknown = [k for k in doc if k not in SECTIONS and k != NOTES]
+    if unknown:
+        raise UnknownNameError(f"section in {source}:", unknown[0], (*SECTIONS, NOTES))
+    out = ConfigFile(source, None, None, {}, {})
+    for section in SECTIONS:
+        part = doc.get(section)
+        if part is None:
+            continue
+        if section in ("model", "data") and isinstance(part, str):
+            part = {"name": part}
+        if not isinstance(part, Mapping):
+            raise ConfigError(f"{source}: {section} must be a mapping of setting: value, got {shown(part)}.")
+        for key, value in part.items():
+            if section == "model" and key == "name":
+                out.model = coerce(value, str, f"{source}: model.name")
+            elif section == "task" and key == "kind":
+                out.kind = coerce(value, str, f"{source}: task.kind")
+            else:
+                flat = {"name": "data", "options": "data_options"}.get(key, key) if section == "data" else key
+                out.settings[flat], out.sections[flat] = value, section
+    return out
