@@ -215,6 +215,19 @@ def test_a_card_reproduces_its_run_bit_for_bit(tmp_path, capsys):
     assert (b / "checkpoint" / "model.safetensors").read_bytes() == (a / "checkpoint" / "model.safetensors").read_bytes()
 
 
+def test_an_edited_card_is_refused_as_a_configuration(tmp_path, capsys):
+    """A card given to --config is verified whole, as every load of a checkpoint is."""
+    a = tmp_path / "a"
+    _train(capsys, "mlp_tiny", "--max_epochs", "1", "--out", str(a))
+    card_path = a / "checkpoint" / "card.json"
+    card = json.loads(card_path.read_text())
+    card["config"]["model"]["activation"] = "tanh"
+    card_path.write_text(json.dumps(card))
+    code, _, err = run(["train", "--config", str(card_path), "--out", str(tmp_path / "b"), "--logger", "none"], capsys)
+    assert code == 2 and err.count("\n") == 1 and "was changed after it was saved" in err
+    assert not (tmp_path / "b").exists()
+
+
 def test_print_config_round_trips_and_flags_override_the_file(tmp_path, capsys):
     code, out, _ = run(["train", "mlp_tiny", "--data", "wine", "--lr", "0.01", "--max_epochs", "3", "--print-config"], capsys)
     assert code == 0

@@ -143,16 +143,22 @@ def read_config_file(path: str):
     import json
 
     from zoo.bench.yamlfile import FileError, read_yaml
+    from zoo.checkpoint import MAX_CARD_BYTES, read_card
     from zoo.config import read_config
+    from zoo.errors import ConfigError
+    from zoo.io import read_regular
 
     p = Path(path)
     if p.is_dir() and (p / "card.json").is_file():
         p = p / "card.json"
-    if p.suffix == ".json" and p.is_file():
+    if p.suffix == ".json":
+        raw = read_regular(p, max_bytes=MAX_CARD_BYTES, what="configuration file", error=ConfigError)
         try:
-            doc = json.loads(p.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, ValueError) as e:
-            raise FileError(str(p), "", f"cannot read the configuration ({' '.join(str(e).split())}).") from None
+            doc = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError) as e:
+            raise FileError(str(p), "", f"cannot read the configuration ({' '.join(str(e).split())[:120]}).") from None
+        if isinstance(doc, dict) and "format" in doc:  # a checkpoint card: verified whole, as every load of one
+            doc = read_card(p)
     else:
         doc = read_yaml(p, what="configuration file")
     if isinstance(doc, dict) and ("format" in doc or "spec" in doc):  # a card or a result.json, not a recipe
