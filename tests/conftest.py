@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 # One torch thread per test process, set before torch is imported: two threads beside
-# another busy process collapse ~100x (DESIGN.md performance notes). CI sets it too.
+# another busy process collapse ~100x (spin-waiting OpenMP; the evidence is in zoo/procenv.py). CI sets it too.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("WANDB_MODE", "offline")
 

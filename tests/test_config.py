@@ -162,7 +162,7 @@ def test_bad_train_options_are_one_line_and_create_nothing(argv, needle, capsys,
 
 
 def test_bad_output_folders(capsys, tmp_path):
-    _bad(["mlp_tiny", "--out", ""], capsys, tmp_path, "the output folder must be a path, got ''")
+    _bad(["mlp_tiny", "--out", ""], capsys, tmp_path, "--out is empty")
     (tmp_path / "file").write_text("x")
     _bad(["mlp_tiny", "--out", str(tmp_path / "file" / "run")], capsys, tmp_path, "is a file, not a folder")
     if os.geteuid() != 0:  # root writes into read-only folders

@@ -14,8 +14,8 @@ Most cases run in this process through ``zoo.cli.main`` (fast); cases that read 
 run as ``python -m zoo.cli`` subprocesses (a reader that hangs or fills memory cannot take the
 test suite with it). The default suite runs a fixed sample; ``-m slow`` runs all.
 
-``KNOWN`` lists the cases that still fail on this branch, each with whose module fixes it;
-they are ``xfail(strict=False)``: once fixed they show as XPASS.
+``KNOWN`` lists the cases that still fail on this branch (none now), each with whose module
+fixes it; they are ``xfail(strict=False)``: once fixed they show as XPASS.
 """
 
 from __future__ import annotations
@@ -88,12 +88,19 @@ def _train_cases(rng: random.Random, n: int) -> list[tuple[str, ...]]:
     out = [("train", name, "--data", "digits", "--out", "{new}") for name in NAMES]
     out.append(("train", "mlp_tiny", "--data", "digits", "--norm", "batch", "--batch-size", "1", "--out", "{new}"))
     out += [("train",), ("train", "mlp_tiny", "--lr"), ("train", "mlp_tiny", "--nosuch", "1")]
-    flags = sorted(TRAIN_FLAGS)
+    return _combinations(rng, out, n, TRAIN_BASE, TRAIN_FLAGS, [1, 1, 1, 2, 3])
+
+
+def _combinations(rng: random.Random, out: list[tuple[str, ...]], n: int, base: list[str],
+                  flags: dict[str, list[str]], sizes: list[int]) -> list[tuple[str, ...]]:
+    """``out`` topped up to ``n`` distinct invocations: ``base`` with a random few of ``flags``
+    (``len(chosen)`` drawn from ``sizes``), each with one of its bad values; ``--out {new}`` unless chosen."""
+    names = sorted(flags)
     while len(out) < n:
-        chosen = rng.sample(flags, rng.choice([1, 1, 1, 2, 3]))
-        argv = list(TRAIN_BASE)
+        chosen = rng.sample(names, rng.choice(sizes))
+        argv = list(base)
         for flag in chosen:
-            argv += [flag, rng.choice(TRAIN_FLAGS[flag])]
+            argv += [flag, rng.choice(flags[flag])]
         if "--out" not in chosen:
             argv += ["--out", "{new}"]
         if tuple(argv) not in out:
@@ -117,17 +124,7 @@ def _bench_cases(rng: random.Random, n: int) -> list[tuple[str, ...]]:
     out += [("bench", "status", s, "--out", "{store}") for s in ["nosuch", "", "{file}", "é", "{gone}"]]
     out += [("bench", "status", s) for s in ["{store_dir}", "{store_zero}", "{store_json}", "{store_list}", "{dir}"]]
     out += [("bench", "status")]
-    flags = sorted(BENCH_FLAGS)
-    while len(out) < n:
-        chosen = rng.sample(flags, rng.choice([1, 1, 2]))
-        argv = ["bench", "{study}"]
-        for flag in chosen:
-            argv += [flag, rng.choice(BENCH_FLAGS[flag])]
-        if "--out" not in chosen:
-            argv += ["--out", "{new}"]
-        if tuple(argv) not in out:
-            out.append(tuple(argv))
-    return out
+    return _combinations(rng, out, n, ["bench", "{study}"], BENCH_FLAGS, [1, 1, 2])
 
 
 def _report_cases() -> list[tuple[str, ...]]:
@@ -223,19 +220,7 @@ STUDY_CASES = [c for c in CASES if c.study is not None]
 #   The config branch fixed all of these but one: a bad `quick:` form (seeds: -1) is refused only with --quick.
 # - RECORD, zoo report: --metric nosuch / '' / test_acc / ACC / é accepted; --out a file, under a file,
 #   '' or /dev/zero (tracebacks or accepted).
-KNOWN: dict[str, str] = {
-    'report-382325c5': 'RECORD: zoo/report',
-    'report-6ee392d8': 'RECORD: zoo/report',
-    'report-cb749c3b': 'RECORD: zoo/report',
-    'report-94248074': 'RECORD: zoo/report',
-    'report-fd30bb53': 'RECORD: zoo/report',
-    'report-0797ce6b': 'RECORD: zoo/report',
-    'report-44481745': 'RECORD: zoo/report',
-    'report-53c2f3de': 'RECORD: zoo/report',
-    'report-cce69fdb': 'RECORD: zoo/report',
-    'study-33216cd0': 'CONFIG: zoo/bench/parse.py (quick: overrides are checked only with --quick)',
-    'study-dry-33216cd0': 'CONFIG: zoo/bench/parse.py (quick: overrides are checked only with --quick)',
-}
+KNOWN: dict[str, str] = {}
 
 
 def _sample(cases: list[Case], every: int) -> set[str]:

@@ -108,26 +108,41 @@ def read_regular(
     return b"".join(chunks)
 
 
-def check_output_dir(path: str | Path, *, flag: str = "--out", error: type[ZooError] = ConfigError) -> Path:
+def check_output_dir(path: str | Path, *, flag: str = "--out", new: bool = False,
+                     error: type[ZooError] = ConfigError) -> Path:
     """``path`` if it is a folder that can be created or written (checked before any work), else one line.
 
-    Refused: an empty value, a path that exists but is not a folder, one under a file, and one whose
-    nearest existing folder is not writable (``os.access`` also reports a read-only file system, as root).
+    Refused: an empty value, a path that exists but is not a folder, one under a file, one whose
+    nearest existing folder is not writable (``os.access`` also reports a read-only file system,
+    as root), and with ``new`` a folder that exists and is not empty (an earlier run is never
+    overwritten). ``flag`` names the value in the message. The one check of ``zoo train``,
+    ``zoo bench`` and ``zoo report``.
     """
     if not str(path).strip():
         raise error(f"{flag} is empty; pass a folder.")
     p = Path(path)
     if p.exists() and not p.is_dir():
-        raise error(f"{flag} {str(p)!r} exists and is not a folder; choose a folder (nothing was written).")
+        raise error(f"{flag} {str(p)!r} is a file, not a folder; choose a folder (nothing was written).")
+    if new and p.is_dir() and any(p.iterdir()):
+        raise error(f"{flag} {str(p)!r} already exists and is not empty; choose a new folder (nothing was written).")
     first = p
     while not first.exists() and first != first.parent:
         first = first.parent
     if not first.is_dir():
-        raise error(f"{flag} {str(p)!r} lies under {str(first)!r}, which is not a folder (nothing was written).")
+        raise error(f"{flag} {str(p)!r} lies under {str(first)!r}, which is a file, not a folder; choose a folder "
+                    "(nothing was written).")
     if not os.access(first, os.W_OK | os.X_OK):
         raise error(f"{flag} {str(p)!r}: {str(first)!r} is not writable (a read-only file system or no permission); "
                     "choose another folder (nothing was written).")
     return p
+
+
+def make_output_dir(path: Path, *, flag: str = "--out", error: type[ZooError] = ConfigError) -> None:
+    """Create the folder ``path`` checked by :func:`check_output_dir`; a failure is one line."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise error(f"{flag} {str(path)!r} cannot be created ({e.strerror or e}).") from None
 
 
 def jsonable(obj: Any) -> Any:

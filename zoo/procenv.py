@@ -4,7 +4,8 @@ Used by the ``zoo`` command (which re-executes itself once with them), by the
 benchmark workers, and by the speed scripts, so zoobench and its baselines run
 under the same settings. A value the user already set is kept.
 
-Evidence (``../shared/DESIGN.md`` performance notes, and measured here):
+Evidence (measured on the shared 2-core CPU; ``benchmarks/speed_mlp.py`` and
+``benchmarks/speed_cnn.py`` with and without ``--no-process-env`` compare the first):
 
 * glibc returns freed activation buffers to the OS every step (~900 page faults
   per step); these thresholds keep them: 1.41x (MLP) and 1.22x (CNN) faster steps.

@@ -59,8 +59,6 @@ CELL = "cell.json"
 ENV = "env.json"
 LR_RANGE = "lr_range.json"
 LOG = "log.txt"
-FILES = (CELL, LOG, LR_RANGE, HISTORY, PREDICTIONS, ENV, RESULT)
-"""The files of a cell, in the order they are written (``result.json`` last)."""
 
 # ----------------------------------------------------------------------------- statuses
 

@@ -72,8 +72,3 @@ def regression_metrics(pred: Tensor, target: Tensor) -> dict[str, float]:
         "mae": R.mean_absolute_error(pred, target).item(),
         "r2": R.r2_score(pred, target).item(),
     }
-
-
-def prefixed(stage: str, metrics: dict[str, Any]) -> dict[str, Any]:
-    """``{"acc": 1} -> {"val_acc": 1}``."""
-    return {f"{stage}_{k}": v for k, v in metrics.items()}

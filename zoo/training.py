@@ -26,6 +26,7 @@ from zoo import factory, record, registry
 from zoo.config import ConfigFile, RunConfig, check_combination, check_seed
 from zoo.engine import FitResult, fit, make_fabric, resolve_device
 from zoo.errors import ConfigError
+from zoo.io import check_output_dir, make_output_dir
 from zoo.tasks import Task
 
 
@@ -108,12 +109,12 @@ def train(
     cfg = factory.resolve(model, data, file=file, **settings)
     loop = cfg.loop
     fabric = make_fabric(resolve_device(loop.device), loop.precision)  # refuses an unrunnable pair before any work
-    run_dir = check_out_dir(out_dir) if out_dir is not None else None
+    run_dir = check_output_dir(out_dir, new=True) if out_dir is not None else None
     if cfg.run.threads:
         torch.set_num_threads(cfg.run.threads)
     task, dm = prepare(cfg)
     if run_dir is not None:  # created only once the data and the model are known to be valid
-        make_out_dir(run_dir)
+        make_output_dir(run_dir)
     loggers = _loggers(cfg.run.logger, run_dir, name=f"{cfg.model}-{cfg.data.data}") if run_dir is not None else []
     if on_ready is not None:
         on_ready(cfg, run_dir)
@@ -131,30 +132,6 @@ def train(
     if run_dir is not None:
         write_run(res, save=save and not result.diverged)  # a diverged run leaves no checkpoint to load
     return res
-
-
-def check_out_dir(out_dir: str | Path) -> Path:
-    """``out_dir`` as a Path, if it is new or empty and can be created (checked before any work)."""
-    if isinstance(out_dir, str) and not out_dir.strip():
-        raise ConfigError("the output folder must be a path, got ''.")
-    path = Path(out_dir)
-    if path.exists() and (not path.is_dir() or any(path.iterdir())):
-        raise ConfigError(f"output folder {path} already exists and is not empty; choose a new one (nothing was changed).")
-    parent = path
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir():
-        raise ConfigError(f"output folder {path} cannot be created: {parent} is a file, not a folder.")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise ConfigError(f"output folder {path} cannot be created: {parent} is not writable.")
-    return path
-
-
-def make_out_dir(path: Path) -> None:
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise ConfigError(f"output folder {path} cannot be created ({e.strerror or e}).") from None
 
 
 def _loggers(kind: str, run_dir: Path, name: str) -> list[Any]:

@@ -24,9 +24,15 @@ def tiny_study(**over: Any) -> dict[str, Any]:
         "data_options": {"limit": 96},
         "seeds": 1,
         "budget": {"max_epochs": 1},
-        "quick": {"problems": ["mlp_tiny-digits"], "nuisance": {"lr": [0.01]}},
     }
     study.update(over)
+    if "quick" not in over:  # a quick form valid for what was overridden: the first problem, one value per nuisance axis
+        quick: dict[str, Any] = {}
+        if isinstance(study.get("problems"), list):
+            quick["problems"] = study["problems"][:1]
+        if isinstance(study.get("nuisance"), dict) and study["nuisance"]:
+            quick["nuisance"] = {k: v[:1] if isinstance(v, list) else v for k, v in study["nuisance"].items()}
+        study["quick"] = quick
     return study
 
 

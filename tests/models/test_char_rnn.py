@@ -313,7 +313,7 @@ def test_zoo_generate_refuses_other_checkpoints(tmp_path, capsys):
     zoo.train("mlp_tiny", "digits", max_epochs=1, out_dir=tmp_path / "mlp", **FAST)
     assert main(["generate", str(tmp_path / "mlp" / "checkpoint"), "--prompt", "hello"]) == 2
     err = capsys.readouterr().err
-    assert "holds a multiclass model ('mlp_tiny')" in err and err.count("\n") == 1
+    assert "holds a 'mlp_tiny' checkpoint for multiclass, not a character language model" in err and err.count("\n") == 1
     assert main(["generate", str(tmp_path / "nowhere"), "--prompt", "hello"]) == 2
     assert "no checkpoint at" in capsys.readouterr().err
 

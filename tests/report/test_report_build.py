@@ -195,19 +195,26 @@ def test_cli_user_errors_are_one_line(tmp_path: Path, capsys):
     assert err.startswith("zoo: error: results store") and err.count("\n") == 1
 
 
+def _report_in_fresh_process(store: Path, out: Path, metric: str | None,
+                             banned: tuple[str, ...]) -> subprocess.CompletedProcess:
+    """`zoo report` through zoo.report.cli's command function in a fresh interpreter; exit 3
+    (printing the culprits) when it imported a module whose name starts with one of ``banned``."""
+    code = ("import argparse, sys\n"
+            "from zoo.report.cli import cmd_report\n"
+            f"rc = cmd_report(argparse.Namespace(runs_dir={str(store)!r}, out={str(out)!r}, metric={metric!r}, "
+            "wandb=False, wandb_project=None))\n"
+            f"bad = sorted(m for m in sys.modules if m.startswith({banned!r}))\n"
+            "print(bad[:5])\n"
+            "sys.exit(rc or (3 if bad else 0))\n")
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+
+
 def test_report_reads_the_store_only_and_is_reproducible(tmp_path: Path, batch_store: Path):
     """`zoo report` in a fresh process imports no model, task or training code; a second run on
     the same store rewrites byte-identical files."""
     out = tmp_path / "batch"
-    code = ("import argparse, sys\n"
-            "from zoo.report.cli import cmd_report\n"
-            f"rc = cmd_report(argparse.Namespace(runs_dir={str(batch_store)!r}, out={str(out)!r}, metric='f1', "
-            "wandb=False, wandb_project=None))\n"
-            "bad = [m for m in sys.modules if m.startswith(('zoo.models', 'zoo.tasks', 'zoo.engine', 'zoo.training', "
-            "'lightning'))]\n"
-            "print(bad)\n"
-            "sys.exit(rc or (3 if bad else 0))\n")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    proc = _report_in_fresh_process(batch_store, out, "f1",
+                                    ("zoo.models", "zoo.tasks", "zoo.engine", "zoo.training", "lightning"))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     verdict = pd.read_csv(out / "verdict.csv")
     assert set(verdict.metric) == {"f1"}
@@ -329,14 +336,7 @@ def test_zoo_report_imports_neither_torch_nor_lightning(tmp_path: Path, batch_st
                            capture_output=True, text=True, timeout=120)
     if probe.stdout.strip() == "True":
         pytest.xfail("`import zoo` itself imports torch (zoo/__init__.py -> zoo.registry): the registry part of issue 9")
-    code = ("import argparse, sys\n"
-            "from zoo.report.cli import cmd_report\n"
-            f"rc = cmd_report(argparse.Namespace(runs_dir={str(batch_store)!r}, out={str(tmp_path / 'r')!r}, "
-            "metric=None, wandb=False, wandb_project=None))\n"
-            "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'lightning', 'torchmetrics'))\n"
-            "print(heavy[:5])\n"
-            "sys.exit(rc or (3 if heavy else 0))\n")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    proc = _report_in_fresh_process(batch_store, tmp_path / "r", None, ("torch", "lightning"))  # torch* too
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from zoo.checkpoint import load_checkpoint, read_card
+from zoo.apps.load import load_for
 from zoo.data.vocab import Vocab
 from zoo.errors import CheckpointError, ConfigError, check_positive
 from zoo.models.char_rnn import CharRNN, sample_ids
@@ -59,7 +59,7 @@ def add_commands(sub: Any, argv: list[str]) -> None:
         help="sample text from a character language-model checkpoint",
         description="Continue PROMPT with LENGTH characters sampled from a char_* checkpoint.",
     )
-    p.add_argument("checkpoint", help="a checkpoint folder (holding card.json and model.safetensors)")
+    p.add_argument("checkpoint", help="checkpoint folder (holding card.json), or a run folder holding checkpoint/")
     p.add_argument("--prompt", required=True, help="text to continue (characters seen in training only)")
     p.add_argument("--length", type=int, default=200, help="characters to generate (default: 200)")
     p.add_argument("--temperature", type=float, default=1.0,
@@ -71,13 +71,8 @@ def add_commands(sub: Any, argv: list[str]) -> None:
 def cmd_generate(args: argparse.Namespace) -> int:
     check_positive("--length", args.length, integer=True)
     check_positive("--temperature", args.temperature, allow_zero=True)
-    card = read_card(args.checkpoint)  # before any weight is read: the wrong kind of checkpoint fails fast
-    if card.get("task") != "language_model":
-        raise CheckpointError(
-            f"{args.checkpoint} holds a {card.get('task')} model ({card.get('model')!r}); "
-            "zoo generate needs a character language model (char_rnn, char_gru, char_lstm)."
-        )
-    task = load_checkpoint(args.checkpoint)
+    task = load_for(args.checkpoint, task="language_model", what="a character language model", command="generate",
+                    models="a char_* checkpoint (char_rnn, char_gru, char_lstm)")
     text = generate(task, args.prompt, args.length, temperature=args.temperature, seed=args.seed)
     sys.stdout.write(args.prompt + text + "\n")
     return 0

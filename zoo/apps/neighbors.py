@@ -7,11 +7,10 @@ loads them from a checkpoint folder and prints the answers.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
-from zoo.checkpoint import CARD, load_checkpoint
-from zoo.errors import CheckpointError, check_positive
+from zoo.apps.load import load_for
+from zoo.errors import check_positive
 
 
 def add_commands(sub: Any, argv: list[str]) -> None:
@@ -32,13 +31,8 @@ def add_commands(sub: Any, argv: list[str]) -> None:
 
 def load_word_vectors(path: str):
     """The :class:`~zoo.eval_words.WordVectors` of a checkpoint (or run) folder."""
-    folder = Path(path)
-    if not (folder / CARD).exists() and (folder / "checkpoint" / CARD).exists():
-        folder = folder / "checkpoint"
-    task = load_checkpoint(folder)
-    if not hasattr(task, "word_vectors"):
-        raise CheckpointError(f"checkpoint {folder} holds a {task.zoo_spec['model']!r} model, not word vectors.")
-    return task.word_vectors()
+    return load_for(path, task="embedding", what="word vectors", command="neighbors",
+                    models="a word2vec checkpoint").word_vectors()
 
 
 def cmd_neighbors(args: argparse.Namespace) -> int:

@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from zoo.checkpoint import CARD, load_checkpoint, read_card
+from zoo.apps.load import load_for
 from zoo.data.translation import tokenizer
 from zoo.data.vocab import EOS_ID, PAD_ID, Vocab
 from zoo.errors import CheckpointError, ConfigError, check_positive
@@ -76,18 +76,8 @@ def translate(task, sentence: str, *, beam: int = 1, length_penalty: float = 1.0
 
 def load_translator(path: str | Path):
     """The seq2seq task of a checkpoint folder (or of a run folder holding ``checkpoint/``)."""
-    path = Path(path)
-    if path.is_dir() and not (path / CARD).exists() and (path / "checkpoint" / CARD).exists():
-        path = path / "checkpoint"
-    card = read_card(path)
-    if card["task"] != "seq2seq":
-        raise CheckpointError(
-            f"{path} holds a {card['model']!r} checkpoint for {card['task']}, not a translation model; "
-            "zoo translate needs a seq2seq checkpoint (seq2seq_gru, seq2seq_lstm, seq2seq_gru_tiny)."
-        )
-    task = load_checkpoint(path)
-    task.eval()
-    return task
+    return load_for(path, task="seq2seq", what="a translation model", command="translate",
+                    models="a seq2seq checkpoint (seq2seq_gru, seq2seq_lstm, seq2seq_gru_tiny)")
 
 
 def add_commands(sub: Any, argv: list[str]) -> None:

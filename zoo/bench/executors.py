@@ -19,9 +19,9 @@ after, so executors only compute.
   temporary folder on its node and returns the files, which the sweep writes: the
   cluster needs no shared filesystem.
 
-Evidence for threads split between workers (performance notes, ../shared/DESIGN.md):
-2 processes x 1 thread gave 1.3-1.9x the throughput of sequential runs with 2 threads
-on this 2-core CPU; ``benchmarks/scaling.py`` measures it on the smoke study.
+Evidence for threads split between workers (measured with bare PyTorch loops): 2 processes x
+1 thread gave 1.3-1.9x the throughput of sequential runs with 2 threads on this 2-core CPU;
+``benchmarks/scaling.py`` measures it on the smoke study.
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ def default_threads(workers: int = 1) -> int:
     """Torch threads per worker: ``$OMP_NUM_THREADS`` when set (the user's word), else the cores split evenly.
 
     Evidence for honouring OMP_NUM_THREADS: on this shared 2-core machine, 2 torch threads beside
-    other busy processes made a 0.15 s cell take 1-2.6 s (spin-waiting OpenMP, DESIGN.md).
+    other busy processes made a 0.15 s cell take 1-2.6 s (spin-waiting OpenMP; zoo/procenv.py sets passive waiting).
     """
     env = os.environ.get("OMP_NUM_THREADS", "")
     if env.isdigit() and int(env) > 0:

@@ -101,18 +101,26 @@ def parse_study(
     ``quick`` applies the ``quick:`` overrides and names the study ``<name>-quick``.
     ``allow_missing`` drops problems whose model or dataset is not registered
     (listed in :attr:`Study.dropped`) instead of failing.
+    The quick form, when the study has one, is checked too whichever form is asked for:
+    a bad ``quick:`` mapping is refused on the first parse, not on the first ``--quick`` run.
     """
     chk = _Checker(source)
     raw = chk.mapping(raw, "", list(TOP_KEYS))
     quick_over = raw.pop("quick", None)
     if quick_over is not None:
         quick_over = chk.mapping(quick_over, "quick", [k for k in TOP_KEYS if k not in ("name", "quick")])
-    if quick:
-        if quick_over is None:
-            raise StudyError(source, "quick", "this study has no quick form; add a 'quick:' mapping of overrides.")
-        raw = _deep_merge(raw, quick_over)
-        chk = _Checker(source, quick_over)
+    elif quick:
+        raise StudyError(source, "quick", "this study has no quick form; add a 'quick:' mapping of overrides.")
+    full = None if quick else _resolve(copy.deepcopy(raw), chk, default_name, False, allow_missing)
+    if quick_over is None:
+        return full
+    fast = _resolve(_deep_merge(raw, quick_over), _Checker(source, quick_over), default_name, True, allow_missing)
+    return fast if quick else full
 
+
+def _resolve(raw: dict[str, Any], chk: _Checker, default_name: str | None, quick: bool, allow_missing: bool) -> Study:
+    """The study of one form (full or quick) of a checked top-level mapping; ``chk`` names the file."""
+    source = chk.source
     name = raw.get("name", default_name)
     if not isinstance(name, str) or not NAME_RE.match(name):
         chk.fail("name", f"must be a folder-safe name (letters, digits, _ . -), got {name!r}.")

@@ -76,7 +76,6 @@ TOP_KEYS: dict[str, str] = {
 PROBLEM_KEYS = ("model", "data", "tag", "data_options", "params")
 BUDGET_KEYS = ("max_epochs", "max_steps", "max_time")
 TARGET_KEYS = ("metric", "value", "mode")
-SEARCH_KINDS = ("grid", "random")
 DISTRIBUTIONS = ("log_uniform", "uniform", "int_uniform")
 TUNERS = ("range_test",)
 ROLES = ("scientific", "nuisance", "fixed")

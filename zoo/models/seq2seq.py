@@ -24,7 +24,7 @@ the amount of padding.
 Token ids: ``<pad>`` = 0 and ``<unk>`` = 1 on both sides, ``<bos>`` = 2 and
 ``<eos>`` = 3 on the target side (``zoo/data/vocab.py``; ``zoo/data/translation.py`` builds the vocabularies).
 
-Evidence (``benchmarks/recipes/seq2seq_gru-spa_eng.sh``, seed 0, one thread of the shared
+Evidence (``zoo train --config benchmarks/recipes/seq2seq_gru-spa_eng.yaml``, seed 0, one thread of the shared
 2-core CPU): ``seq2seq_gru`` on ``spa_eng`` reaches validation token accuracy 0.716 after 3
 epochs and 0.729 after 6 (Hands-On ML: 0.708 with attention), corpus BLEU 0.255 on the test
 split; about 3.3 CPU-minutes per epoch.

@@ -33,7 +33,8 @@ from typing import Any
 import pandas as pd
 
 from zoo import record as R
-from zoo.errors import ConfigError
+from zoo.errors import writing
+from zoo.io import check_output_dir
 from zoo.report import curves as C
 from zoo.report import document as D
 from zoo.report import stats as S
@@ -42,7 +43,6 @@ from zoo.report.base import class_names
 from zoo.report.detail import FAMILY_TITLES, DetailSections
 from zoo.report.dynamics import DynamicsSections
 from zoo.report.fmt import fmt, fmt_ci, fmt_p, fmt_signed, fname
-from zoo.errors import writing
 
 ENV_SKIP = ("pid",)
 """env.json keys that differ per process and say nothing about the environment."""
@@ -75,12 +75,12 @@ def build_report(runs_dir: str | Path, out_dir: str | Path | None = None, *, met
     """
     t0 = time.perf_counter()
     if out_dir is not None:
-        check_out(out_dir)
+        check_output_dir(out_dir)
     store = T.load(runs_dir)
     table = T.cell_table(store)
     verdicts = S.verdicts(table, metric)  # refuses a --metric the store does not have
     out = Path(out_dir) if out_dir is not None else Path("reports") / store.name
-    check_out(out)
+    check_output_dir(out)
     command = command or f"zoo report {runs_dir}" + (f" --out {out_dir}" if out_dir is not None else "") + \
         (f" --metric {metric}" if metric else "")
     builder = _Builder(store, table, verdicts, out, command)
@@ -405,24 +405,6 @@ def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             out[key] = v
     return out
-
-
-def check_out(out: str | Path) -> None:
-    """Refuse, before any work, a report folder that is empty text, a file, under a file, or not writable."""
-    if not str(out).strip():
-        raise ConfigError("--out is empty; pass a folder for the report, e.g. reports/STUDY.")
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"--out {str(out)!r} is a file, not a folder; choose a folder (nothing was written).")
-    first = out
-    while not first.exists() and first != first.parent:
-        first = first.parent
-    if not first.is_dir():
-        raise ConfigError(f"--out {str(out)!r} lies under {str(first)!r}, which is a file; choose a folder "
-                          "(nothing was written).")
-    if not os.access(first, os.W_OK | os.X_OK):
-        raise ConfigError(f"--out {str(out)!r}: {str(first)!r} is not writable; choose a folder you can write to "
-                          "(nothing was written).")
 
 
 def write_together(out: Path, contents: dict[str, bytes]) -> None:

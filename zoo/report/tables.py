@@ -26,7 +26,7 @@ import pandas as pd
 
 from zoo import metrics as catalogue
 from zoo.bench.store import Snapshot, Store
-from zoo.errors import UnknownNameError
+from zoo.errors import ConfigError, UnknownNameError
 from zoo.record import OK, CellRecord
 from zoo.report.curves import prediction_kind, prediction_metrics
 
@@ -239,15 +239,21 @@ def cell_table(store: Snapshot, *, tolerance: float = 1e-4) -> Table:
 
 
 def check_metric(table: Table, metric: str | None) -> str | None:
-    """``metric`` (``--metric``, stage prefix allowed) without its stage, if some cell of the
-    store has it as a test metric; otherwise refused in one line naming those the store has."""
-    if not metric:
+    """``metric`` (``--metric``: a name without stage prefix) if some cell of the store has it as a
+    test metric; otherwise refused in one line naming those the store has. ``None``: the default."""
+    if metric is None:
         return None
-    m = catalogue.strip_stage(str(metric))
+    metric = str(metric)
     have = table.available_metrics
-    if m not in have:
+    if not metric.strip():
+        raise ConfigError(f"--metric is empty; give one of the store's metrics: {', '.join(sorted(have))}.")
+    if catalogue.strip_stage(metric) != metric:
+        base = catalogue.strip_stage(metric)
+        raise ConfigError(f"--metric {metric!r} has a stage prefix; give the metric alone, e.g. {base!r} "
+                          f"(the report selects by val_{base} and compares test_{base}).")
+    if metric not in have:
         raise UnknownNameError("metric", metric, have)
-    return m
+    return metric
 
 
 def primary_metric(kind: str | None, available: Iterable[str] = ()) -> tuple[str, str]:

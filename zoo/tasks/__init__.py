@@ -25,12 +25,6 @@ mean batch loss) and ``split_metrics``. One module per kind of task:
 
 from __future__ import annotations
 
-import inspect
-from typing import Any
-
-from torch import nn
-
-from zoo.optim import OptimConfig
 from zoo.tasks.base import Task
 from zoo.tasks.embedding import EmbeddingTask
 from zoo.tasks.language_model import LanguageModelTask
@@ -48,20 +42,6 @@ TASKS: dict[str, type[Task]] = {
 """Task kind (== ``DataInfo.kind``) -> the LightningModule that trains for it."""
 
 
-def task_params(task: str) -> set[str]:
-    """Keyword arguments of a task's constructor (besides model and optim)."""
-    sig = inspect.signature(TASKS[task].__init__)
-    return {k for k in sig.parameters if k not in ("self", "model", "optim")}
-
-
-def make_task(task: str, model: nn.Module, optim: OptimConfig | None, kwargs: dict[str, Any]) -> Task:
-    """The task of kind ``task`` training ``model`` (``binary`` is the classification task with one logit)."""
-    cls = TASKS[task]
-    if task == "binary":
-        kwargs = {**kwargs, "binary": True}
-    return cls(model, optim, **kwargs)
-
-
 __all__ = [
     "TASKS",
     "ClassificationTask",
@@ -71,6 +51,4 @@ __all__ = [
     "Seq2SeqTask",
     "Task",
     "corpus_bleu",
-    "make_task",
-    "task_params",
 ]
