@@ -125,8 +125,6 @@ def test_parsing_every_shipped_study_imports_no_lightning():
     assert p.returncode == 0, p.stderr
     count, mods = p.stdout.splitlines()
     assert "'zoo.tasks'" not in mods and "'zoo.engine'" not in mods and "'zoo.training'" not in mods  # no task is built
-    if count != "0" and "'zoo.data.core'" in mods:
-        pytest.xfail("lightning still comes with zoo.data (LightningDataModule loaders), which the dataset registry imports")
     assert count == "0"
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import typing
 from collections.abc import Mapping
 from typing import Any
 
@@ -27,7 +26,7 @@ def dataset_kind_and_options(data: str) -> tuple[str, dict[str, Any]]:
     from zoo.data import get_dataset
 
     ds = get_dataset(data)
-    hints = typing.get_type_hints(ds.loader)
+    hints = ds.option_types
     names = (set(ds.options) - {"batch_size", "seed"}) | {"split_seed"}
     return ds.kind, {k: (int | None if k == "split_seed" else hints.get(k, Any)) for k in sorted(names)}
 

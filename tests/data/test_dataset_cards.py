@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from zoo.data.cards import _parse_card, get_card, list_cards
-from zoo.data.core import TASK_KINDS
+from zoo.data.registry import TASK_KINDS
 from zoo.errors import DataError, UnknownNameError
 
 EXPECTED = {

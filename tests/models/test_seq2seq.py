@@ -22,16 +22,13 @@ from zoo.checkpoint import load_checkpoint
 from zoo.cli import build_parser, main
 from zoo.data import load
 from zoo.data.translation import (
-    BOS_ID,
-    EOS_ID,
-    PAD_ID,
-    UNK_ID,
     LengthBatches,
     english_number,
     number_pairs,
     spanish_number,
     tokenize_words,
 )
+from zoo.data.vocab import BOS_ID, EOS_ID, PAD_ID, UNK_ID
 from zoo.errors import CheckpointError, ConfigError, UnknownNameError
 from zoo.apps.translate import load_translator, translate
 from zoo.models.seq2seq import Seq2Seq, Seq2SeqConfig

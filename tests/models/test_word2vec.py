@@ -28,8 +28,6 @@ from zoo.checkpoint import load_checkpoint
 from zoo.cli import main
 from zoo.data import load
 from zoo.data.corpus import (
-    PAD_ID,
-    Sampling,
     corpus_datamodule,
     draw_examples,
     draw_negatives,
@@ -37,6 +35,8 @@ from zoo.data.corpus import (
     negative_cdf,
     tokenize_words,
 )
+from zoo.data.sampling import Sampling
+from zoo.data.vocab import PAD_ID
 from zoo.errors import ConfigError, DataError, UnknownNameError, ZooError
 from zoo.eval_words import WordVectors
 from zoo.models.word2vec import CBOW, SkipGram, Word2VecConfig, word2vec_cbow, word2vec_sgns

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from zoo.data.core import TASK_KINDS
+from zoo.data.registry import TASK_KINDS
 from zoo.errors import DataError, UnknownNameError
 
 SOURCES = ("files", "sklearn")
@@ -62,7 +62,7 @@ class Card:
     name: str
     title: str
     kind: str
-    """Task kind, one of ``zoo.data.core.TASK_KINDS``."""
+    """Task kind, one of ``zoo.data.registry.TASK_KINDS``."""
     licence: str
     citation: str
     homepage: str

@@ -39,19 +39,19 @@ import functools
 import hashlib
 import importlib.resources
 from collections.abc import Iterator
+from dataclasses import asdict
 from typing import Any
 
 import lightning as L
 import torch
 from torch import Tensor
 
+from zoo.data.catalogue import WINDOW, CharOptions, CharSampleOptions
 from zoo.data.core import DataInfo
-from zoo.data.registry import register_dataset
+from zoo.data.registry import register_loader
 from zoo.data.vocab import Vocab
 from zoo.errors import ConfigError, DataError, check_positive
 
-# The book's split sizes (characters); the test split is everything after them.
-TRAIN_CHARS, VAL_CHARS, WINDOW = 1_000_000, 60_000, 100
 
 
 def encode_text(text: str, vocab: Vocab, *, lowercase: bool) -> Tensor:
@@ -279,60 +279,24 @@ def char_datamodule(
 # ----------------------------------------------------------------------------- registered datasets
 
 
-@register_dataset("shakespeare", kind="language_model", card="tiny_shakespeare")
-def shakespeare(
-    *,
-    batch_size: int = 32,
-    eval_batch_size: int = 256,
-    seed: int = 0,
-    split_seed: int | None = None,
-    window: int = WINDOW,
-    train_chars: int = TRAIN_CHARS,
-    val_chars: int = VAL_CHARS,
-    test_chars: int = 0,
-    lowercase: bool = True,
-    eval_streams: int = 1,
-) -> CharLMDataModule:
-    """Tiny Shakespeare, the book's protocol: lowercase, first 1,000,000 characters train, next 60,000 validation, windows of 100.
+def _positional_split(o: CharOptions) -> dict[str, Any]:
+    """The options as :func:`char_datamodule` keywords: ``split_seed`` is accepted for the common
+    interface only (the split is positional, the same for every seed)."""
+    return {k: v for k, v in asdict(o).items() if k != "split_seed"}
 
-    ``test_chars=0`` makes the test split every character after validation
-    (55,394). ``seed`` orders the training windows; ``split_seed`` is accepted
-    for the common interface only: the split is positional, the same for every seed. ``eval_streams``: contiguous streams a stateful model is
-    evaluated on (1 = the book's way, state carried through the whole block).
-    """
+
+@register_loader("shakespeare")
+def shakespeare(o: CharOptions) -> CharLMDataModule:
+    """The ``shakespeare`` data module (declared, with its options, in ``zoo/data/catalogue.py``)."""
     from zoo.data.text import read_shakespeare
 
-    return char_datamodule(
-        "shakespeare", read_shakespeare(), train_chars=train_chars, val_chars=val_chars, test_chars=test_chars,
-        lowercase=lowercase, window=window, batch_size=batch_size, eval_batch_size=eval_batch_size,
-        eval_streams=eval_streams, seed=seed,
-    )
+    return char_datamodule("shakespeare", read_shakespeare(), **_positional_split(o))
 
 
-@register_dataset("shakespeare_sample", kind="language_model", card="tiny_shakespeare", embedded=True)
-def shakespeare_sample(
-    *,
-    batch_size: int = 32,
-    eval_batch_size: int = 256,
-    seed: int = 0,
-    split_seed: int | None = None,
-    window: int = WINDOW,
-    train_chars: int = 32_000,
-    val_chars: int = 4_000,
-    test_chars: int = 0,
-    lowercase: bool = True,
-    eval_streams: int = 1,
-) -> CharLMDataModule:
-    """The first 39,908 characters of Tiny Shakespeare, embedded (no data directory): 32,000 train, 4,000 validation, 3,908 test.
-
-    The same protocol as ``shakespeare`` on a 28x smaller text: for tests, smoke
-    studies and a fresh install.
-    """
-    return char_datamodule(
-        "shakespeare_sample", sample_text(), train_chars=train_chars, val_chars=val_chars, test_chars=test_chars,
-        lowercase=lowercase, window=window, batch_size=batch_size, eval_batch_size=eval_batch_size,
-        eval_streams=eval_streams, seed=seed,
-    )
+@register_loader("shakespeare_sample")
+def shakespeare_sample(o: CharSampleOptions) -> CharLMDataModule:
+    """The ``shakespeare_sample`` data module (declared, with its options, in ``zoo/data/catalogue.py``)."""
+    return char_datamodule("shakespeare_sample", sample_text(), **_positional_split(o))
 
 
 SAMPLE_FILE = "shakespeare_sample.txt"

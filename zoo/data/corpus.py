@@ -9,9 +9,12 @@ Datasets (``kind="embedding"``):
   training split is not available offline), 389,987 words as tokenized here.
 * ``w2v_combined``: WikiText-2 valid+test, the English side of spa-eng
   (118,964 sentences) and Tiny Shakespeare: 1,345,604 words; ``parts`` picks
-  any of them alone or together. On WikiText-2 alone the analogy and
-  similarity scores sit at the noise floor (``../shared/DESIGN.md``), hence
-  the combined corpus for comparisons.
+  any of them alone or together. WikiText-2 alone is too small to score
+  embeddings on: at ``min_count=5`` its 6,902-word vocabulary holds all four
+  words of only 2,654 of the 19,544 analogies and both words of 603 of the
+  1,352 WordSim-353 + SimLex-999 pairs, against 6,507 and 1,087 for
+  ``w2v_combined`` (11,631 words), hence the combined corpus for comparisons
+  (``benchmarks/word2vec_vs_gensim.py --data wikitext2`` shows the scores).
 
 Tokens: lower-cased runs of letters/digits (inner apostrophes kept:
 ``don't``), plus WikiText's literal ``<unk>``; punctuation is dropped. A
@@ -53,10 +56,9 @@ same way (``eval_examples`` each), so their loss is comparable across epochs.
 from __future__ import annotations
 
 import importlib.resources
-import math
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict
 from typing import Any
 
 import lightning as L
@@ -64,14 +66,13 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from zoo.data.catalogue import PARTS, CombinedCorpusOptions, CorpusOptions, TinyCorpusOptions
 from zoo.data.core import DataInfo
-from zoo.data.registry import register_dataset
-from zoo.data.vocab import PAD, UNK, Vocab
+from zoo.data.registry import register_loader
+from zoo.data.sampling import Sampling
+from zoo.data.vocab import PAD, PAD_ID, UNK, Vocab
 from zoo.errors import ConfigError, DataError, check_choice, check_positive
 
-MODES = ("skipgram", "cbow")
-PARTS = ("wikitext2", "spa_eng", "shakespeare")
-PAD_ID, UNK_ID = 0, 1  # the order of the specials (PAD, UNK)
 
 # ----------------------------------------------------------------------------- tokenization
 
@@ -124,33 +125,6 @@ def dataset_texts(name: str, parts: str | Sequence[str] = ",".join(PARTS)) -> li
 
 
 # ----------------------------------------------------------------------------- sampling
-
-
-@dataclass(frozen=True)
-class Sampling:
-    """How training examples are drawn each epoch (the model's config supplies it; see the module docstring)."""
-
-    mode: str = "skipgram"
-    """skipgram (pairs) or cbow (context window -> centre)."""
-    window: int = 5
-    """Largest distance between centre and context; each position draws its own in [1, window]."""
-    negatives: int = 5
-    """Negative words scored against each example."""
-    shared_negatives: int = 64
-    """Examples that share one draw of negatives (1 = a fresh draw per example)."""
-    subsample: float = 1e-3
-    """Frequency subsampling threshold t (0 = keep every word)."""
-    ns_exponent: float = 0.75
-    """Negatives are drawn with probability proportional to count ** ns_exponent."""
-
-    def __post_init__(self) -> None:
-        check_choice("word2vec mode", self.mode, MODES)
-        check_positive("window", self.window, integer=True)
-        check_positive("negatives", self.negatives, integer=True)
-        check_positive("shared_negatives", self.shared_negatives, integer=True)
-        check_positive("subsample", self.subsample, allow_zero=True)
-        if not isinstance(self.ns_exponent, (int, float)) or isinstance(self.ns_exponent, bool) or not math.isfinite(self.ns_exponent):
-            raise ConfigError(f"ns_exponent must be a finite number, got {self.ns_exponent!r}.")
 
 
 def keep_probabilities(counts: np.ndarray, subsample: float) -> np.ndarray:
@@ -478,98 +452,22 @@ def _parts(parts: str | Sequence[str]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-@register_dataset("w2v_combined", kind="embedding", card="wikitext2")
-def w2v_combined(
-    *,
-    batch_size: int = 32,
-    eval_batch_size: int = 1024,
-    seed: int = 0,
-    split_seed: int = 0,
-    parts: str = ",".join(PARTS),
-    min_count: int = 5,
-    max_vocab: int = 0,
-    eval_examples: int = 20_000,
-    word_eval: bool | None = None,
-) -> WordCorpusModule:
-    """WikiText-2 valid+test + spa-eng English + Tiny Shakespeare (1.35M words), a word2vec corpus.
-
-    Args:
-        batch_size: training examples (skip-gram pairs, CBOW windows) per step.
-        eval_batch_size: examples per batch of the validation and test losses.
-        seed: seed of the examples, negatives and order drawn each epoch.
-        split_seed: seed of the fixed validation and test example samples (the whole corpus trains).
-        parts: comma-separated corpus parts, alone or together: wikitext2, spa_eng, shakespeare.
-        min_count: words seen fewer times are dropped from the text and the vocabulary.
-        max_vocab: keep at most this many vocabulary entries, specials included (0 = no limit).
-        eval_examples: size of each fixed validation/test example sample (its loss is reported).
-        word_eval: score analogies and word similarity (needs the word_eval files); None = when present.
-    """
-    names = _parts(parts)
-    return corpus_datamodule(
-        "w2v_combined", dataset_texts("w2v_combined", names), min_count=min_count, max_vocab=max_vocab, batch_size=batch_size,
-        eval_batch_size=eval_batch_size, seed=seed, split_seed=split_seed, eval_examples=eval_examples, word_eval=word_eval,
-        extra={"parts": names},
-    )  # fmt: skip
+@register_loader("w2v_combined")
+def w2v_combined(o: CombinedCorpusOptions) -> WordCorpusModule:
+    """The ``w2v_combined`` data module (declared, with its options, in ``zoo/data/catalogue.py``)."""
+    names = _parts(o.parts)
+    options = {k: v for k, v in asdict(o).items() if k != "parts"}
+    return corpus_datamodule("w2v_combined", dataset_texts("w2v_combined", names), **options, extra={"parts": names})
 
 
-@register_dataset("wikitext2", kind="embedding")
-def wikitext2(
-    *,
-    batch_size: int = 32,
-    eval_batch_size: int = 1024,
-    seed: int = 0,
-    split_seed: int = 0,
-    min_count: int = 5,
-    max_vocab: int = 0,
-    eval_examples: int = 20_000,
-    word_eval: bool | None = None,
-) -> WordCorpusModule:
-    """WikiText-2 validation + test (tokenised Wikipedia, 390k words), a word2vec corpus.
-
-    Args:
-        batch_size: training examples (skip-gram pairs, CBOW windows) per step.
-        eval_batch_size: examples per batch of the validation and test losses.
-        seed: seed of the examples, negatives and order drawn each epoch.
-        split_seed: seed of the fixed validation and test example samples (the whole corpus trains).
-        min_count: words seen fewer times are dropped from the text and the vocabulary.
-        max_vocab: keep at most this many vocabulary entries, specials included (0 = no limit).
-        eval_examples: size of each fixed validation/test example sample (its loss is reported).
-        word_eval: score analogies and word similarity (needs the word_eval files); None = when present.
-    """
-    return corpus_datamodule(
-        "wikitext2", dataset_texts("wikitext2"), min_count=min_count, max_vocab=max_vocab, batch_size=batch_size,
-        eval_batch_size=eval_batch_size, seed=seed, split_seed=split_seed, eval_examples=eval_examples, word_eval=word_eval,
-        extra={"parts": ["wikitext2"]},
-    )  # fmt: skip
+@register_loader("wikitext2")
+def wikitext2(o: CorpusOptions) -> WordCorpusModule:
+    """The ``wikitext2`` data module (declared, with its options, in ``zoo/data/catalogue.py``)."""
+    return corpus_datamodule("wikitext2", dataset_texts("wikitext2"), **asdict(o), extra={"parts": ["wikitext2"]})
 
 
-@register_dataset("w2v_tiny", kind="embedding", card="tiny_shakespeare", embedded=True)
-def w2v_tiny(
-    *,
-    batch_size: int = 32,
-    eval_batch_size: int = 1024,
-    seed: int = 0,
-    split_seed: int = 0,
-    min_count: int = 2,
-    max_vocab: int = 0,
-    eval_examples: int = 5_000,
-    word_eval: bool | None = None,
-) -> WordCorpusModule:
-    """Opening of Coriolanus (17k words, embedded: no data directory), for tests and demos.
-
-    Args:
-        batch_size: training examples (skip-gram pairs, CBOW windows) per step.
-        eval_batch_size: examples per batch of the validation and test losses.
-        seed: seed of the examples, negatives and order drawn each epoch.
-        split_seed: seed of the fixed validation and test example samples (the whole corpus trains).
-        min_count: words seen fewer times are dropped from the text and the vocabulary.
-        max_vocab: keep at most this many vocabulary entries, specials included (0 = no limit).
-        eval_examples: size of each fixed validation/test example sample (its loss is reported).
-        word_eval: score analogies and word similarity (needs the word_eval files); None = when present.
-    """
-    return corpus_datamodule(
-        "w2v_tiny", dataset_texts("w2v_tiny"), min_count=min_count, max_vocab=max_vocab, batch_size=batch_size,
-        eval_batch_size=eval_batch_size, seed=seed, split_seed=split_seed, eval_examples=eval_examples, word_eval=word_eval,
-        extra={"parts": ["w2v_tiny"]},
-    )  # fmt: skip
+@register_loader("w2v_tiny")
+def w2v_tiny(o: TinyCorpusOptions) -> WordCorpusModule:
+    """The ``w2v_tiny`` data module (declared, with its options, in ``zoo/data/catalogue.py``)."""
+    return corpus_datamodule("w2v_tiny", dataset_texts("w2v_tiny"), **asdict(o), extra={"parts": ["w2v_tiny"]})
 

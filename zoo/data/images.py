@@ -18,15 +18,17 @@ import functools
 import gzip
 import math
 import zlib
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from zoo.data.cards import get_card
+from zoo.data.catalogue import ImageOptions
 from zoo.data.core import DataInfo, TensorDataModule, seeded_split
 from zoo.data.files import fetch
-from zoo.data.registry import register_dataset
+from zoo.data.registry import register_loader
 from zoo.errors import ConfigError, DataError, check_positive
 
 # idx magic number = 0x0800 + number of dimensions; 0x08 in the third byte means uint8 data.
@@ -156,65 +158,13 @@ def _idx_datamodule(
     )
 
 
-@register_dataset("mnist", kind="multiclass")
-def mnist(
-    *,
-    batch_size: int = 32,
-    eval_batch_size: int = 256,
-    seed: int = 0,
-    split_seed: int | None = None,
-    val_size: int | None = None,
-    limit: int | None = None,
-    flatten: bool = False,
-) -> TensorDataModule:
-    """MNIST handwritten digits: 28x28 grey images, 10 classes, 55k/5k/10k.
-
-    Args:
-        batch_size: training batch size.
-        eval_batch_size: batch size of the validation and test passes (256: larger batches of conv
-            activations overflow the cache and evaluate ~2x slower per image on this CPU).
-        seed: shuffling seed (and split seed unless ``split_seed`` is given).
-        split_seed: seed of the train/val split; None uses ``seed``.
-        val_size: images held out of the 60,000 for validation; None = the card's 5,000.
-        limit: keep only the first N training images of the split (smoke runs, tests).
-        flatten: inputs (N, 784) instead of (N, 1, 28, 28).
-    """
-    return _idx_datamodule(
-        "mnist",
-        [str(d) for d in range(10)],
-        batch_size=batch_size,
-        eval_batch_size=eval_batch_size,
-        seed=seed,
-        split_seed=split_seed,
-        val_size=val_size,
-        limit=limit,
-        flatten=flatten,
-    )
+@register_loader("mnist")
+def mnist(o: ImageOptions) -> TensorDataModule:
+    """The ``mnist`` data module (declared, with its options, in ``zoo/data/catalogue.py``)."""
+    return _idx_datamodule("mnist", [str(d) for d in range(10)], **asdict(o))
 
 
-@register_dataset("fashion_mnist", kind="multiclass")
-def fashion_mnist(
-    *,
-    batch_size: int = 32,
-    eval_batch_size: int = 256,
-    seed: int = 0,
-    split_seed: int | None = None,
-    val_size: int | None = None,
-    limit: int | None = None,
-    flatten: bool = False,
-) -> TensorDataModule:
-    """Fashion-MNIST: 28x28 grey images of clothing, 10 classes, 55k/5k/10k.
-
-    Options as for :func:`mnist`.
-    """
-    return _idx_datamodule(
-        "fashion_mnist",
-        FASHION_CLASSES,
-        batch_size=batch_size,
-        eval_batch_size=eval_batch_size,
-        seed=seed,
-        split_seed=split_seed,
-        val_size=val_size,
-        limit=limit,
-        flatten=flatten,
-    )
+@register_loader("fashion_mnist")
+def fashion_mnist(o: ImageOptions) -> TensorDataModule:
+    """The ``fashion_mnist`` data module (declared, with its options, in ``zoo/data/catalogue.py``)."""
+    return _idx_datamodule("fashion_mnist", FASHION_CLASSES, **asdict(o))

@@ -1,51 +1,60 @@
-"""Dataset registry: dataset name -> loader function returning a LightningDataModule.
+"""Dataset registry: what each dataset is (declared, pure Python) and the loader that builds it (bound lazily).
 
-A loader is a function of keyword options only. Every loader accepts
-``batch_size=32``, ``eval_batch_size=1024`` and ``seed=0`` plus its own
-options (``val_size``, ``limit``, ``flatten`` ...); :func:`load` rejects an
-option the loader does not take, listing the ones it does, so a typo in a
-study fails before any data is read.
+A dataset is declared with :func:`declare_dataset`: its name, task kind, card,
+and its options as a dataclass whose fields are the keyword options of
+:func:`zoo.data.load` (types and defaults). Every options class has the fields
+``batch_size``, ``eval_batch_size`` and ``seed``. Declarations import neither
+torch nor Lightning, so checking a study or a configuration (names, kinds,
+option types) does not load them; ``zoo/data/catalogue.py`` declares the
+shipped datasets.
 
-This module imports no loader module (each imports it to register itself);
-:mod:`zoo.data` imports them all before its look-ups, as :mod:`zoo.models` does
-for the model families.
+A loader is a function of one argument, the options instance, returning a
+LightningDataModule; :func:`register_loader` binds it to a declared name. The
+loader modules (``zoo/data/images.py``, ``tabular.py`` ...) bind theirs when
+imported; :mod:`zoo.data` imports them the first time data is loaded.
+:func:`load` rejects an option the dataset does not take, listing the ones it
+does, so a typo in a study fails before any data is read.
+
+This module imports no other module of :mod:`zoo.data`, as :mod:`zoo.registry`
+imports no model family.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import inspect
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import lightning as L
+from zoo.errors import ConfigError, UnknownNameError, check_choice
 
-from zoo.data.core import TASK_KINDS
-from zoo.errors import UnknownNameError, check_choice
+TASK_KINDS = ("binary", "multiclass", "regression", "language_model", "seq2seq", "embedding")
 
-Loader = Callable[..., L.LightningDataModule]
-
-# The options every loader must accept (the rest are its own).
+# The options every dataset must accept (the rest are its own).
 COMMON_OPTIONS = ("batch_size", "eval_batch_size", "seed")
+
+Loader = Callable[[Any], Any]
+"""``loader(options) -> LightningDataModule``, ``options`` an instance of the dataset's options class."""
 
 
 @dataclass(frozen=True)
 class DatasetEntry:
-    """What the zoo knows about one registered dataset."""
+    """What the zoo knows about one declared dataset, without importing its loader."""
 
     name: str
-    loader: Loader
     kind: str
-    """Task kind, one of ``zoo.data.core.TASK_KINDS``."""
+    """Task kind, one of :data:`TASK_KINDS`."""
     card: str
     """Name of its dataset card (``datasets/<card>.toml``); a dataset that reads files must have one."""
+    options_type: type
+    """Dataclass of its keyword options (field types and defaults)."""
+    doc: str
+    """What the loader builds; the first line is the summary ``zoo list`` shows."""
     embedded: bool = False
-    """True when the data ship with an installed package (scikit-learn): no data directory needed."""
-
-    @property
-    def doc(self) -> str:
-        return inspect.getdoc(self.loader) or ""
+    """True when the data ship with the package or an installed one (scikit-learn): no data directory needed."""
 
     @property
     def summary(self) -> str:
@@ -53,34 +62,66 @@ class DatasetEntry:
 
     @property
     def options(self) -> dict[str, inspect.Parameter]:
-        """Keyword options the loader accepts, with their defaults."""
-        params = inspect.signature(self.loader).parameters.values()
-        return {p.name: p for p in params if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
+        """Keyword options the dataset accepts, with their defaults."""
+        return dict(inspect.signature(self.options_type).parameters)
+
+    @property
+    def option_types(self) -> dict[str, Any]:
+        """``{option: type}`` (evaluated annotations of the options class)."""
+        return {k: v for k, v in typing.get_type_hints(self.options_type).items() if k in self.options}
+
+    @property
+    def loader(self) -> Loader:
+        """The bound loader; :mod:`zoo.data` imports the loader modules before asking."""
+        try:
+            return _LOADERS[self.name]
+        except KeyError:
+            raise ConfigError(f"dataset {self.name!r} has no loader; import the module that registers it.") from None
 
 
 _REGISTRY: dict[str, DatasetEntry] = {}
+_LOADERS: dict[str, Loader] = {}
+
+
+def declare_dataset(
+    name: str, *, kind: str, options: type, doc: str, card: str | None = None, embedded: bool = False
+) -> DatasetEntry:
+    """Declare dataset ``name``: its task ``kind``, options dataclass, ``doc``, ``card`` (default: ``name``)."""
+    check_choice("task kind", kind, TASK_KINDS)
+    if name in _REGISTRY:
+        raise ValueError(f"dataset {name!r} is already declared (options {_REGISTRY[name].options_type.__qualname__}).")
+    if not dataclasses.is_dataclass(options):
+        raise TypeError(f"the options of dataset {name!r} must be a dataclass, got {options!r}.")
+    entry = DatasetEntry(name, kind, card or name, options, inspect.cleandoc(doc), embedded)
+    missing = [o for o in COMMON_OPTIONS if o not in entry.options]
+    if missing:
+        raise TypeError(f"options {options.__qualname__} of dataset {name!r} must have the field {missing[0]!r}.")
+    _REGISTRY[name] = entry
+    return entry
+
+
+def register_loader(name: str) -> Callable[[Loader], Loader]:
+    """Decorator binding ``loader(options)`` to the declared dataset ``name``."""
+
+    def wrap(fn: Loader) -> Loader:
+        get_dataset(name)
+        if name in _LOADERS:
+            raise ValueError(f"dataset {name!r} already has a loader ({_LOADERS[name].__module__}).")
+        _LOADERS[name] = fn
+        return fn
+
+    return wrap
 
 
 def register_dataset(
-    name: str, *, kind: str, card: str | None = None, embedded: bool = False
+    name: str, *, kind: str, options: type, card: str | None = None, embedded: bool = False
 ) -> Callable[[Loader], Loader]:
-    """Decorator registering a loader under ``name``.
-
-    ``card`` names the dataset card (default: ``name``); ``embedded`` marks data
-    that ship with an installed package (no data directory, no card files).
-    """
-
+    """Decorator declaring ``name`` and binding the decorated loader at once (its docstring is the doc)."""
     check_choice("task kind", kind, TASK_KINDS)
 
     def wrap(fn: Loader) -> Loader:
-        if name in _REGISTRY:
-            raise ValueError(f"dataset {name!r} is already registered (by {_REGISTRY[name].loader.__module__}).")
-        entry = DatasetEntry(name, fn, kind, card or name, embedded)
-        missing = [o for o in COMMON_OPTIONS if o not in entry.options]
-        if missing:
-            raise TypeError(f"loader {fn.__qualname__} must accept the option {missing[0]!r}.")
-        _REGISTRY[name] = entry
-        return fn
+        declare_dataset(name, kind=kind, options=options, doc=inspect.getdoc(fn) or "", card=card, embedded=embedded)
+        return register_loader(name)(fn)
 
     return wrap
 
@@ -98,8 +139,8 @@ def list_datasets(pattern: str = "*") -> list[str]:
     return sorted(n for n in _REGISTRY if fnmatch.fnmatchcase(n, pattern))
 
 
-def load(name: str, **options: Any) -> L.LightningDataModule:
-    """Build the data module of dataset ``name`` with the loader's keyword ``options``.
+def load(name: str, **options: Any) -> Any:
+    """Build the data module (a LightningDataModule) of dataset ``name`` with its keyword ``options``.
 
     >>> dm = load("digits", batch_size=64, seed=1)   # doctest: +SKIP
     """
@@ -108,4 +149,4 @@ def load(name: str, **options: Any) -> L.LightningDataModule:
     for key in sorted(options):
         if key not in allowed:
             raise UnknownNameError(f"option for dataset {name!r}", key, allowed)
-    return entry.loader(**options)
+    return entry.loader(entry.options_type(**options))

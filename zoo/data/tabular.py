@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Callable, Mapping
+from dataclasses import asdict
 from typing import Any
 
 import numpy as np
@@ -27,9 +28,10 @@ from sklearn import datasets as skdatasets
 from sklearn.model_selection import train_test_split
 
 from zoo.data.cards import get_card
+from zoo.data.catalogue import TableOptions
 from zoo.data.core import DataInfo, TensorDataModule, seeded_split
 from zoo.data.files import fetch
-from zoo.data.registry import register_dataset
+from zoo.data.registry import register_loader
 from zoo.errors import DataError, check_positive
 
 # ----------------------------------------------------------------------------- shared
@@ -112,31 +114,12 @@ def read_housing() -> pd.DataFrame:
     return frame
 
 
-@register_dataset("california_housing", kind="regression")
-def california_housing(
-    *,
-    batch_size: int = 32,
-    eval_batch_size: int = 1024,
-    seed: int = 0,
-    split_seed: int | None = None,
-    limit: int | None = None,
-) -> TensorDataModule:
-    """California housing: 13 features of a census block group -> median house value in $100k.
-
-    Features: the 8 numeric columns (``total_bedrooms`` missing values filled
-    with the training-split median) and ``ocean_proximity`` one-hot in the
-    fixed order of ``OCEAN_PROXIMITY``. Target: ``median_house_value / 100000``,
-    float32 (N, 1). Split 12,384 / 4,128 / 4,128.
-
-    Args:
-        batch_size: training batch size.
-        eval_batch_size: batch size of the validation and test passes.
-        seed: shuffling seed (and split seed unless ``split_seed`` is given).
-        split_seed: seed of the train/val/test split; None uses ``seed``.
-        limit: keep only the first N training rows of the split (smoke runs, tests).
-    """
+@register_loader("california_housing")
+def california_housing(o: TableOptions) -> TensorDataModule:
+    """The ``california_housing`` data module (declared, with its options, in ``zoo/data/catalogue.py``)."""
     name = "california_housing"
-    split_seed = seed if split_seed is None else split_seed
+    batch_size, eval_batch_size, seed, limit = o.batch_size, o.eval_batch_size, o.seed, o.limit
+    split_seed = seed if o.split_seed is None else o.split_seed
     frame = read_housing()
     train, val, test = _split_indices(name, len(frame), get_card(name).splits, split_seed, stratify=None)
     train = _limit(train, limit)
@@ -221,101 +204,37 @@ def _sklearn_datamodule(
     )
 
 
-@register_dataset("digits", kind="multiclass", embedded=True)
-def digits(
-    *,
-    batch_size: int = 32,
-    eval_batch_size: int = 1024,
-    seed: int = 0,
-    split_seed: int | None = None,
-    limit: int | None = None,
-) -> TensorDataModule:
-    """Digits: 8x8 handwritten digits as 64 features (counts 0-16), 10 classes; bundled with scikit-learn.
+@register_loader("digits")
+def digits(o: TableOptions) -> TensorDataModule:
+    """The ``digits`` data module (declared, with its options, in ``zoo/data/catalogue.py``)."""
+    return _sklearn_datamodule("digits", "multiclass", skdatasets.load_digits, **asdict(o))
 
-    Options as for :func:`california_housing`; the split is stratified by class.
-    """
+
+@register_loader("breast_cancer")
+def breast_cancer(o: TableOptions) -> TensorDataModule:
+    """The ``breast_cancer`` data module (declared, with its options, in ``zoo/data/catalogue.py``)."""
+    return _sklearn_datamodule("breast_cancer", "binary", skdatasets.load_breast_cancer, **asdict(o))
+
+
+@register_loader("wine")
+def wine(o: TableOptions) -> TensorDataModule:
+    """The ``wine`` data module (declared, with its options, in ``zoo/data/catalogue.py``)."""
+    return _sklearn_datamodule("wine", "multiclass", skdatasets.load_wine, **asdict(o))
+
+
+@register_loader("diabetes")
+def diabetes(o: TableOptions) -> TensorDataModule:
+    """The ``diabetes`` data module (declared, with its options, in ``zoo/data/catalogue.py``)."""
     return _sklearn_datamodule(
-        "digits", "multiclass", skdatasets.load_digits,
-        batch_size=batch_size, eval_batch_size=eval_batch_size, seed=seed, split_seed=split_seed, limit=limit,
-    )  # fmt: skip
-
-
-@register_dataset("breast_cancer", kind="binary", embedded=True)
-def breast_cancer(
-    *,
-    batch_size: int = 32,
-    eval_batch_size: int = 1024,
-    seed: int = 0,
-    split_seed: int | None = None,
-    limit: int | None = None,
-) -> TensorDataModule:
-    """Breast cancer (Wisconsin diagnostic): 30 features, 0 = malignant, 1 = benign; bundled with scikit-learn.
-
-    Options as for :func:`california_housing`; the split is stratified by class.
-    """
-    return _sklearn_datamodule(
-        "breast_cancer", "binary", skdatasets.load_breast_cancer,
-        batch_size=batch_size, eval_batch_size=eval_batch_size, seed=seed, split_seed=split_seed, limit=limit,
-    )  # fmt: skip
-
-
-@register_dataset("wine", kind="multiclass", embedded=True)
-def wine(
-    *,
-    batch_size: int = 32,
-    eval_batch_size: int = 1024,
-    seed: int = 0,
-    split_seed: int | None = None,
-    limit: int | None = None,
-) -> TensorDataModule:
-    """Wine: 13 chemical measurements, 3 cultivars; bundled with scikit-learn.
-
-    Options as for :func:`california_housing`; the split is stratified by class.
-    """
-    return _sklearn_datamodule(
-        "wine", "multiclass", skdatasets.load_wine,
-        batch_size=batch_size, eval_batch_size=eval_batch_size, seed=seed, split_seed=split_seed, limit=limit,
-    )  # fmt: skip
-
-
-@register_dataset("diabetes", kind="regression", embedded=True)
-def diabetes(
-    *,
-    batch_size: int = 32,
-    eval_batch_size: int = 1024,
-    seed: int = 0,
-    split_seed: int | None = None,
-    limit: int | None = None,
-) -> TensorDataModule:
-    """Diabetes: 10 raw baseline variables -> disease progression after one year (25-346, raw units).
-
-    The features are scikit-learn's unscaled ones (``scaled=False``: its default
-    scaling uses every row, test included). The target stays in its raw units;
-    ``info.extra`` records its training mean and standard deviation. Options as
-    for :func:`california_housing`.
-    """
-    return _sklearn_datamodule(
-        "diabetes", "regression", lambda: skdatasets.load_diabetes(scaled=False),
-        batch_size=batch_size, eval_batch_size=eval_batch_size, seed=seed, split_seed=split_seed, limit=limit,
+        "diabetes", "regression", lambda: skdatasets.load_diabetes(scaled=False), **asdict(o),
         extra={"target": "disease progression one year after baseline, raw units"},
     )  # fmt: skip
 
 
-@register_dataset("digits_images", kind="multiclass", card="digits", embedded=True)
-def digits_images(
-    *,
-    batch_size: int = 32,
-    eval_batch_size: int = 1024,
-    seed: int = 0,
-    split_seed: int | None = None,
-    limit: int | None = None,
-) -> TensorDataModule:
-    """Digits as 1x8x8 images (counts 0-16), 10 classes; scikit-learn's digits with the image layout.
-
-    The same rows and split as ``digits`` (whose inputs are 64 flat features);
-    only the input shape differs. Options as for ``digits``.
-    """
-    dm = digits(batch_size=batch_size, eval_batch_size=eval_batch_size, seed=seed, split_seed=split_seed, limit=limit)
+@register_loader("digits_images")
+def digits_images(o: TableOptions) -> TensorDataModule:
+    """The ``digits_images`` data module (declared, with its options, in ``zoo/data/catalogue.py``)."""
+    dm = digits(o)
     dm.splits = {k: (x.reshape(-1, 1, 8, 8), y) for k, (x, y) in dm.splits.items()}  # (N, 64) -> (N, 1, 8, 8)
     dm.info.name = "digits_images"
     dm.info.input_shape = (1, 8, 8)

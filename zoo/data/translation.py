@@ -41,14 +41,14 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from zoo.data.catalogue import NumbersOptions, SpaEngOptions
 from zoo.data.core import DataInfo, TensorDataModule, seeded_split
-from zoo.data.registry import register_dataset
-from zoo.data.vocab import BOS, EOS, PAD, UNK, Vocab
+from zoo.data.registry import register_loader
+from zoo.data.vocab import BOS, BOS_ID, EOS, EOS_ID, PAD, PAD_ID, UNK, UNK_ID, Vocab
 from zoo.errors import ConfigError, DataError, check_positive
 
 SRC_SPECIALS = (PAD, UNK)
 TGT_SPECIALS = (PAD, UNK, BOS, EOS)
-PAD_ID, UNK_ID, BOS_ID, EOS_ID = 0, 1, 2, 3  # the order of TGT_SPECIALS (the source shares 0 and 1)
 
 # ----------------------------------------------------------------------------- tokenization
 
@@ -299,67 +299,24 @@ def translation_datamodule(
 
 # ----------------------------------------------------------------------------- registered datasets
 
-SPA_ENG_SIZES = (9_482, 9_482)  # val, test; train = the other 100,000 of 118,964
 
 
-@register_dataset("spa_eng", kind="seq2seq")
-def spa_eng(
-    *,
-    batch_size: int = 32,
-    eval_batch_size: int = 1024,
-    seed: int = 0,
-    split_seed: int | None = None,
-    val_size: int = SPA_ENG_SIZES[0],
-    test_size: int = SPA_ENG_SIZES[1],
-    vocab_size: int = 1000,
-    max_len: int = 50,
-    limit: int | None = None,
-) -> TranslationDataModule:
-    """English -> Spanish Tatoeba pairs: 100,000 / 9,482 / 9,482, 1,000-token vocabularies.
-
-    Args:
-        batch_size: training batch size (sentences).
-        eval_batch_size: sentences per batch of the validation and test passes.
-        seed: shuffling seed (and split seed unless ``split_seed`` is given).
-        split_seed: seed of the train/val/test split; None uses ``seed``.
-        val_size, test_size: held-out pairs; the training split is the rest.
-        vocab_size: tokens per side, specials included (most frequent training words).
-        max_len: words kept per sentence (the model's limit; 50 as the book).
-        limit: keep only the first N training pairs of the split (smoke runs, tests).
-    """
+@register_loader("spa_eng")
+def spa_eng(o: SpaEngOptions) -> TranslationDataModule:
+    """The ``spa_eng`` data module (declared, with its options, in ``zoo/data/catalogue.py``)."""
     from zoo.data.text import read_spa_eng
 
     return translation_datamodule(
-        "spa_eng", read_spa_eng(), sizes=(val_size, test_size), split_seed=seed if split_seed is None else split_seed,
-        vocab_size=vocab_size, max_len=max_len, limit=limit, batch_size=batch_size, eval_batch_size=eval_batch_size, seed=seed,
+        "spa_eng", read_spa_eng(), sizes=(o.val_size, o.test_size), split_seed=o.seed if o.split_seed is None else o.split_seed,
+        vocab_size=o.vocab_size, max_len=o.max_len, limit=o.limit, batch_size=o.batch_size, eval_batch_size=o.eval_batch_size, seed=o.seed,
     )  # fmt: skip
 
 
-@register_dataset("numbers_en_es", kind="seq2seq", embedded=True)
-def numbers_en_es(
-    *,
-    batch_size: int = 32,
-    eval_batch_size: int = 1024,
-    seed: int = 0,
-    split_seed: int | None = None,
-    val_size: int = 100,
-    test_size: int = 100,
-    max_len: int = 8,
-    limit: int | None = None,
-) -> TranslationDataModule:
-    """English number words -> Spanish number words, 0-999 (embedded): 800 / 100 / 100 pairs.
-
-    Args:
-        batch_size: training batch size (sentences).
-        eval_batch_size: sentences per batch of the validation and test passes.
-        seed: shuffling seed (and split seed unless ``split_seed`` is given).
-        split_seed: seed of the train/val/test split; None uses ``seed``.
-        val_size, test_size: held-out pairs; the training split is the rest.
-        max_len: words kept per sentence (the longest number has 5 words).
-        limit: keep only the first N training pairs of the split.
-    """
+@register_loader("numbers_en_es")
+def numbers_en_es(o: NumbersOptions) -> TranslationDataModule:
+    """The ``numbers_en_es`` data module (declared, with its options, in ``zoo/data/catalogue.py``)."""
     return translation_datamodule(
-        "numbers_en_es", number_pairs(), sizes=(val_size, test_size), split_seed=seed if split_seed is None else split_seed,
-        vocab_size=100, max_len=max_len, limit=limit, batch_size=batch_size, eval_batch_size=eval_batch_size, seed=seed,
+        "numbers_en_es", number_pairs(), sizes=(o.val_size, o.test_size), split_seed=o.seed if o.split_seed is None else o.split_seed,
+        vocab_size=100, max_len=o.max_len, limit=o.limit, batch_size=o.batch_size, eval_batch_size=o.eval_batch_size, seed=o.seed,
     )  # fmt: skip
 

@@ -44,7 +44,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from zoo.data.corpus import PAD_ID, Sampling
+from zoo.data.sampling import Sampling
+from zoo.data.vocab import PAD_ID
 from zoo.errors import check_positive
 from zoo.registry import register_model
 
