@@ -134,3 +134,22 @@ def test_a_circle_is_reported_with_its_edges(tmp_path):
     found = cycles(graph)
     assert found == [["pkg.a", "pkg.c", "pkg.sub.b"]]
     assert describe(graph, found[0]) == "circle of 3 modules: pkg.a -> pkg.sub.b; pkg.c -> pkg.a; pkg.sub.b -> pkg.c"
+
+
+MAX_LINES = 600
+"""A module longer than this holds several ideas (ARCHITECTURE.md: one idea per module)."""
+
+
+def test_no_module_over_600_lines():
+    long = {str(p.relative_to(ROOT.parent)): n for p in ROOT.rglob("*.py") if (n := len(p.read_text().splitlines())) > MAX_LINES}
+    assert not long, f"modules over {MAX_LINES} lines: {long}"
+
+
+def test_source_cites_files_of_this_repository_only():
+    """Comments and docstrings name files a reader of this checkout can open (no ../shared design notes)."""
+    repo = ROOT.parent
+    files = [*ROOT.rglob("*.py"), *(repo / "tests").rglob("*.py"), *(repo / "benchmarks").rglob("*.py"), repo / "pyproject.toml"]
+    bad = [f"{p.relative_to(repo)}:{i}" for p in files if p.is_file()
+           for i, line in enumerate(p.read_text().splitlines(), 1)
+           if ("DESIGN.md" in line or "../shared/" in line) and p.name != "test_architecture.py"]
+    assert not bad, f"citations of files outside the repository: {bad}"

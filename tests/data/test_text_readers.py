@@ -1,4 +1,4 @@
-"""Raw text readers, checked against the sizes in ../shared/data/README.md."""
+"""Raw text readers, checked against the published sizes of each dataset (datasets/*.toml names the sources)."""
 
 from __future__ import annotations
 
