@@ -13,7 +13,7 @@ from zoo.data import TensorDataModule, get_card, load
 from zoo.data.images import FASHION_CLASSES, read_idx
 from zoo.errors import ConfigError, DataError
 
-# From ../shared/data/README.md.
+# The per-class counts of the published MNIST files (train 60,000, test 10,000; LeCun et al.).
 MNIST_TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 MNIST_TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
 
