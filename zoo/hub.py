@@ -68,6 +68,15 @@ def locate(entry: PretrainedEntry) -> Path:
     return cache
 
 
+def where(entry: PretrainedEntry) -> str:
+    """Where :func:`locate` would take ``entry``'s files from, without reading or downloading them."""
+    for folder in (cache_dir() / entry.id, CHECKOUT / entry.id):
+        if all((folder / f.name).is_file() for f in entry.files):
+            return str(folder)
+    bases = [*datafiles._mirrors(), entry.url("").rsplit("/weights/", 1)[0]]
+    return f"not here yet: downloaded on first use into {cache_dir() / entry.id} from " + ", ".join(bases)
+
+
 def _download(entry: PretrainedEntry, f: WeightFile, dest: Path) -> None:
     def missing(why: str) -> DataError:
         return DataError(f"pretrained {entry.id!r} is not in {cache_dir()} nor in a checkout's weights/, and {why}; "
