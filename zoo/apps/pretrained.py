@@ -20,15 +20,18 @@ def add_commands(sub: Any, argv: list[str]) -> None:
     actions.required = True
     ls = actions.add_parser("list", help="ids of the pretrained checkpoints, with their headline figure")
     ls.add_argument("pattern", nargs="?", default="*", help="shell-style pattern, e.g. 'mlp-*' (default: all)")
-    ls.set_defaults(run=cmd_list)
     show = actions.add_parser("show", help="the model card of one pretrained checkpoint")
     show.add_argument("id", help="a pretrained id (zoo pretrained list shows them)")
-    show.set_defaults(run=cmd_show)
+    p.set_defaults(run=cmd_pretrained)
 
 
 def _figure(entry) -> str:
     key = "acc" if "acc" in entry.metrics else next(iter(entry.metrics))
     return f"{entry.split} {key} {entry.metrics[key]:.4f}"
+
+
+def cmd_pretrained(args: argparse.Namespace) -> int:
+    return {"list": cmd_list, "show": cmd_show}[args.action](args)
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -60,7 +63,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         f"  classes     {', '.join(e.classes) if e.classes else '-'}",
         f"  recipe      {e.recipe}   (re-train: zoo train --config {e.recipe})",
         f"  licence     training data: {e.licence}",
-        f"  made with   " + ", ".join(f"{k} {v}" for k, v in e.versions.items()),
+        "  made with   " + ", ".join(f"{k} {v}" for k, v in e.versions.items()),
         *(f"  file        {f.path}  {f.size:,} bytes  sha256 {f.sha256}" for f in e.files),
         f"  found at    {where(e)}",
         f"  use         zoo.create({e.model!r}, pretrained={e.id!r}, num_classes=..., freeze='backbone')",
