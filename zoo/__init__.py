@@ -2,7 +2,9 @@
 
 Public API::
 
-    zoo.create(name, **kwargs)        -> LightningModule
+    zoo.create(name, pretrained=None, num_classes=None, freeze="none", **kwargs) -> LightningModule
+    zoo.list_pretrained(pattern="*")  -> list[str]  (ids of shipped checkpoints)
+    zoo.load_pretrained(id_or_path, num_classes=None, freeze="none") -> LightningModule
     zoo.list_models(pattern="*")      -> list[str]
     zoo.train(model, data, **kwargs)  -> TrainResult
     zoo.load_checkpoint(path, ...)    -> LightningModule (verified weights)
@@ -19,9 +21,18 @@ def __getattr__(name: str):
 
         return list_models
     if name == "create":
-        from zoo.factory import create
+        from zoo.hub import create
 
         return create
+    if name == "load_pretrained":
+        from zoo.hub import load_pretrained
+
+        return load_pretrained
+    if name == "list_pretrained":
+        import zoo.models  # noqa: F401  (registers the pretrained entries)
+        from zoo.pretrained import list_pretrained
+
+        return list_pretrained
     if name == "train":
         from zoo.training import train
 
@@ -37,4 +48,4 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'zoo' has no attribute {name!r}")
 
 
-__all__ = ["create", "list_models", "train", "load_checkpoint", "list_datasets", "__version__"]
+__all__ = ["create", "list_pretrained", "load_pretrained", "list_models", "train", "load_checkpoint", "list_datasets", "__version__"]

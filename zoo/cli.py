@@ -1,4 +1,4 @@
-"""The ``zoo`` command: list | train | bench | report | generate | translate | neighbors | analogy.
+"""The ``zoo`` command: list | train | bench | report | pretrained | generate | translate | neighbors | analogy.
 
 :data:`COMMANDS` is a static table (name, one-line help, module). ``zoo --help``
 is answered from the table alone, and a command imports only its own module,
@@ -35,6 +35,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("train", "train a model on a dataset, evaluate it and save a checkpoint", "zoo.commands", trains=True),
     Command("bench", "run a benchmark study (zoo bench status STUDY: its progress)", "zoo.bench.cli", trains=True),
     Command("report", "write the report of a study's results store (Markdown, HTML, figures, CSV)", "zoo.report.cli"),
+    Command("pretrained", "list the pretrained checkpoints, or show one as a model card (zoo pretrained list|show)",
+            "zoo.apps.pretrained"),
     Command("generate", "sample text from a character language-model checkpoint", "zoo.apps.generate"),
     Command("translate", "translate a sentence with a seq2seq checkpoint", "zoo.apps.translate"),
     Command("neighbors", "nearest neighbours of words in a trained word2vec checkpoint", "zoo.apps.neighbors"),

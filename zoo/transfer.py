@@ -1,18 +1,30 @@
-"""Transfer learning on a built task: which layers are the head, and freezing.
+"""Transfer learning on a built task: which layers are the head, freezing, and a new head.
 
 Works on any task made by :func:`zoo.factory.create` (or loaded from a
 checkpoint); knows nothing of files. A model names its output layer(s) in a
 ``head_names`` attribute (default ``("head",)``), as timm's ``pretrained_cfg``
 names its classifier.
+
+A frozen batch-norm layer keeps its running statistics: it is put in eval mode
+when it is frozen, :meth:`zoo.tasks.base.Task.train` keeps it there, and a
+forward pre-hook puts it back in eval mode before every forward. The hook is
+the mechanism that holds under any loop: Lightning's ``Trainer`` (2.x) never
+calls ``train()`` on the LightningModule before fitting, and its evaluation
+loop restores each submodule's mode by assigning ``module.training`` directly
+(``lightning.pytorch.utilities.model_helpers._ModuleMode``), which no
+``train()`` override sees.
 """
 
 from __future__ import annotations
 
 from torch import nn
 
-from zoo.errors import check_choice
+from zoo.errors import ConfigError, check_choice, check_positive
+from zoo.layers import init_module_
 
 FREEZE = ("none", "backbone", "all")
+_FROZEN = "zoo_frozen"
+"""Attribute marking a batch-norm layer as frozen (read by the hook and :func:`frozen_norms`)."""
 
 
 def head_names(model: nn.Module) -> tuple[str, ...]:
@@ -20,30 +32,97 @@ def head_names(model: nn.Module) -> tuple[str, ...]:
     return tuple(getattr(model, "head_names", ("head",)))
 
 
+def _keep_statistics(module: nn.Module, args: tuple) -> None:
+    """Forward pre-hook of a batch-norm layer: a frozen one normalizes with, and keeps, its running statistics."""
+    if getattr(module, _FROZEN, False):
+        module.training = False
+
+
+def _mark_norms(module: nn.Module, frozen: bool) -> None:
+    for m in module.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            if not hasattr(m, _FROZEN):
+                m.register_forward_pre_hook(_keep_statistics)
+            setattr(m, _FROZEN, frozen)
+            if frozen:
+                m.eval()
+
+
 def set_frozen(task, freeze: str) -> None:
     """Freeze ``backbone`` (everything but the head), ``all``, or nothing (``none``).
 
-    Frozen batch-norm layers also keep their running statistics (the task's
-    ``train()`` re-applies eval mode to them through :func:`frozen_norms`), as
-    Keras' fine-tuning guide advises.
+    Frozen batch-norm layers also keep their running statistics (see the module's
+    docstring), as Keras' fine-tuning guide advises.
     """
     check_choice("freeze", freeze, FREEZE)
     heads = head_names(task.model)
-    for name, p in task.model.named_parameters():
-        in_head = name.split(".")[0] in heads
-        p.requires_grad_(freeze == "none" or (freeze == "backbone" and in_head))
+    for name, child in task.model.named_children():
+        frozen = freeze == "all" or (freeze == "backbone" and name not in heads)
+        child.requires_grad_(not frozen)
+        _mark_norms(child, frozen)
+    for name, p in task.model.named_parameters(recurse=False):  # parameters held by the model itself
+        p.requires_grad_(freeze == "none" or (freeze == "backbone" and name in heads))
     task.frozen = freeze
 
 
-def frozen_norms(model: nn.Module, freeze: str) -> list[nn.Module]:
-    """The batch-norm layers that ``freeze`` covers (they stay in eval mode while training)."""
-    if freeze == "none":
-        return []
+def backbone_blocks(model: nn.Module) -> list[nn.Module]:
+    """The backbone's blocks with parameters, input side first: the children of each non-head
+    ``nn.Sequential`` (an MLP's dense blocks, a CNN's conv blocks), else the non-head child itself."""
     heads = head_names(model)
-    return [
-        m
-        for name, child in model.named_children()
-        if freeze == "all" or name not in heads
-        for m in child.modules()
-        if isinstance(m, nn.modules.batchnorm._BatchNorm)
-    ]
+    blocks = []
+    for name, child in model.named_children():
+        if name in heads:
+            continue
+        parts = list(child.children()) if isinstance(child, (nn.Sequential, nn.ModuleList)) else [child]
+        blocks += [p for p in parts if any(True for _ in p.parameters())]
+    return blocks
+
+
+def unfreeze_top(task, k: int) -> None:
+    """Make the top ``k`` backbone blocks (:func:`backbone_blocks`, output side) trainable again,
+    their batch-norm statistics included; the head's state is left as it is."""
+    check_positive("k", k, allow_zero=True, integer=True)
+    blocks = backbone_blocks(task.model)
+    if k > len(blocks):
+        raise ConfigError(f"unfreeze_top: k must be at most {len(blocks)} (the backbone's blocks), got {k}.")
+    for block in blocks[len(blocks) - k:]:
+        block.requires_grad_(True)
+        _mark_norms(block, False)
+
+
+def frozen_norms(model: nn.Module) -> list[nn.Module]:
+    """The batch-norm layers that are frozen (they stay in eval mode while training)."""
+    return [m for m in model.modules() if getattr(m, _FROZEN, False)]
+
+
+def get_head(model: nn.Module) -> nn.Module:
+    """The model's (first) output layer, as timm's ``get_classifier``."""
+    return getattr(model, head_names(model)[0])
+
+
+def reset_head(task, num_classes: int) -> None:
+    """Replace every output layer of ``task.model`` by a new linear layer of ``num_classes`` outputs
+    (Glorot-initialized, as the families' heads), trainable unless the task is frozen ``all``."""
+    check_positive("num_classes", num_classes, integer=True)
+    model = task.model
+    for name in head_names(model):
+        old = getattr(model, name, None)
+        if old is None:
+            continue
+        if not isinstance(old, nn.Linear):
+            raise ConfigError(f"cannot reset head {name!r} of {type(model).__name__}: it is a {type(old).__name__}, "
+                              "not a linear layer.")
+        new = nn.Linear(old.in_features, num_classes, bias=old.bias is not None,
+                        device=old.weight.device, dtype=old.weight.dtype)
+        init_module_(new, "glorot", "normal")
+        new.requires_grad_(getattr(task, "frozen", "none") != "all")
+        setattr(model, name, new)
+    config = getattr(model, "config", None)
+    if config is not None and hasattr(config, "num_classes"):
+        config.num_classes = num_classes
+    spec = getattr(task, "zoo_spec", None)
+    if spec is not None and "num_classes" in spec.get("kwargs", {}):
+        spec["kwargs"]["num_classes"] = num_classes
+    info = getattr(task, "data_info", None)
+    if info is not None and info.num_classes is not None and info.num_classes != num_classes:
+        info.num_classes, info.class_names = num_classes, None

@@ -28,6 +28,7 @@ from torch import Tensor, nn
 
 from zoo.errors import ConfigError, check_choice, check_positive
 from zoo.layers import InputScaler, activation, check_block_knobs, init_module_, norm
+from zoo.pretrained import PretrainedEntry, WeightFile, register_pretrained
 from zoo.registry import register_model
 
 POOLS = ("max", "avg")
@@ -176,3 +177,18 @@ def small_cnn_tiny(**kwargs) -> SmallCNN:
     """Two blocks of 8 and 16 channels, for tests and smoke studies."""
     return SmallCNN(SmallCNNConfig(**{"widths": (8, 16), **kwargs}))
 
+
+# ----------------------------------------------------------------------------- pretrained entries
+# Files in weights/<id>/ (zoo/hub.py finds them); the schema test is tests/test_pretrained_entries.py.
+
+register_pretrained(PretrainedEntry(
+    id="small_cnn-mnist", model="small_cnn", dataset="mnist", default=True,
+    summary="small_cnn 16-32-64, two conv-BN-ReLU per block, on MNIST (72,666 parameters)",
+    recipe="benchmarks/recipes/small_cnn-mnist.yaml", split="test",
+    metrics={"loss": 0.013595850526704452, "acc": 0.9954000115394592, "f1": 0.9953449551641258, "auroc": 0.999987781047821},
+    num_parameters=72666, classes=('0', '1', '2', '3', '4', '5', '6', '7', '8', '9'),
+    licence='CC BY-SA 3.0 (Yann LeCun and Corinna Cortes)',
+    versions={"zoobench": "0.1.0", "torch": "2.13.0+cpu"},
+    files=(WeightFile("weights/small_cnn-mnist/model.safetensors", "e781a402377ef92846be8e48e7766bf65b828f3d0756c327df37071fe3e96ed5", 295672),
+           WeightFile("weights/small_cnn-mnist/card.json", "1e36da2692ba644cd4858351f40ff33eefc41b8754bfdcd72831d9a4457d14c3", 9152)),
+))

@@ -15,6 +15,7 @@ from torch import Tensor, nn
 
 from zoo.errors import check_positive
 from zoo.layers import InputScaler, activation, check_block_knobs, init_module_, norm
+from zoo.pretrained import PretrainedEntry, WeightFile, register_pretrained
 from zoo.registry import register_model
 
 
@@ -121,3 +122,43 @@ def mlp_tiny(**kwargs) -> MLP:
 def mlp_mnist(**kwargs) -> MLP:
     """The MNIST recipe's wide MLP: 784-1024-1024-10, batch norm before ReLU, dropout 0.2."""
     return MLP(MLPConfig(**{"hidden": (1024, 1024), "norm": "batch", "dropout": 0.2, "scale_per_feature": False, **kwargs}))
+
+
+# ----------------------------------------------------------------------------- pretrained entries
+# Files in weights/<id>/ (zoo/hub.py finds them); the schema test is tests/test_pretrained_entries.py.
+
+register_pretrained(PretrainedEntry(
+    id="mlp-mnist", model="mlp", dataset="mnist", default=True,
+    summary="MLP 784-512-64-32-10 (the seeds' topology), batch norm, dropout 0.2, on MNIST",
+    recipe="benchmarks/recipes/mlp-mnist-seeds.yaml", split="test",
+    metrics={"loss": 0.5384118111610413, "acc": 0.98580002784729, "f1": 0.9857956007814757, "auroc": 0.999771237373352},
+    num_parameters=438378, classes=('0', '1', '2', '3', '4', '5', '6', '7', '8', '9'),
+    licence='CC BY-SA 3.0 (Yann LeCun and Corinna Cortes)',
+    versions={"zoobench": "0.1.0", "torch": "2.13.0+cpu"},
+    files=(WeightFile("weights/mlp-mnist/model.safetensors", "e0bd524e5c659f81a4cd3f22b224d04f867c6d8807e18b094e1ed8ac6153f92e", 1760432),
+           WeightFile("weights/mlp-mnist/card.json", "92d0d5b5ce9aabb64a39d031fdbeaf5c5db18aa561da76b8ff35dd416a10d25a", 9122)),
+))
+
+register_pretrained(PretrainedEntry(
+    id="mlp-breast_cancer", model="mlp", dataset="breast_cancer", default=False,
+    summary="MLP 30-64-32-1, batch norm, dropout 0.3, on breast_cancer (embedded: needs no data directory)",
+    recipe="benchmarks/recipes/mlp-breast_cancer.yaml", split="test",
+    metrics={"loss": 0.08895982056856155, "acc": 0.9649122953414917, "f1": 0.9722222222222222, "auroc": 0.9963623881340027},
+    num_parameters=4289, classes=('malignant', 'benign'),
+    licence='CC BY 4.0 (UCI Machine Learning Repository); shipped inside scikit-learn (BSD-3-Clause)',
+    versions={"zoobench": "0.1.0", "torch": "2.13.0+cpu"},
+    files=(WeightFile("weights/mlp-breast_cancer/model.safetensors", "bdddfc89ad9b3d7f5b813e342f0fcb5b4bc6a48c30cdc3083d16f67ebd85f28a", 19556),
+           WeightFile("weights/mlp-breast_cancer/card.json", "8b71f3c7ddf33d47b86408e8d5c6d495408cc32990ab2c8cc44c937622d46429", 5247)),
+))
+
+register_pretrained(PretrainedEntry(
+    id="mlp-wine", model="mlp", dataset="wine", default=False,
+    summary="MLP 13-64-32-3, batch norm, dropout 0.2, on wine (embedded: needs no data directory)",
+    recipe="benchmarks/recipes/mlp-wine.yaml", split="test",
+    metrics={"loss": 0.018170170485973358, "acc": 1.0, "f1": 1.0, "auroc": 1.0},
+    num_parameters=3267, classes=('class_0', 'class_1', 'class_2'),
+    licence='CC BY 4.0 (UCI Machine Learning Repository); shipped inside scikit-learn (BSD-3-Clause)',
+    versions={"zoobench": "0.1.0", "torch": "2.13.0+cpu"},
+    files=(WeightFile("weights/mlp-wine/model.safetensors", "9c39ce30ab7c923574c61d0e658269f7d811e6eb71598cc40eb1486aa82c8616", 15332),
+           WeightFile("weights/mlp-wine/card.json", "09dc663c353b1e3ffcdcf27c13814de1096bae27523c679f7f07327816ffb8f9", 4751)),
+))

@@ -18,7 +18,7 @@ from torch import Tensor, nn
 from zoo.errors import check_positive
 from zoo.layers import fit_input_scalers
 from zoo.optim import OptimConfig, build_optimizer, build_scheduler
-from zoo.transfer import frozen_norms
+from zoo.transfer import frozen_norms, get_head, reset_head
 
 
 class Task(L.LightningModule):
@@ -146,9 +146,17 @@ class Task(L.LightningModule):
     def train(self, mode: bool = True) -> Task:
         super().train(mode)
         if mode:  # frozen batch-norm layers keep their statistics too (Keras' fine-tuning guide)
-            for m in frozen_norms(self.model, getattr(self, "frozen", "none")):
+            for m in frozen_norms(self.model):
                 m.eval()
         return self
+
+    def get_classifier(self) -> nn.Module:
+        """The model's output layer (the first of its ``head_names``), as timm's ``get_classifier``."""
+        return get_head(self.model)
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """A new output layer of ``num_classes`` outputs (see :func:`zoo.transfer.reset_head`)."""
+        reset_head(self, num_classes)
 
     def num_parameters(self, trainable_only: bool = False) -> int:
         return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)
