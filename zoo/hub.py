@@ -73,7 +73,7 @@ def where(entry: PretrainedEntry) -> str:
     for folder in (cache_dir() / entry.id, CHECKOUT / entry.id):
         if all((folder / f.name).is_file() for f in entry.files):
             return str(folder)
-    bases = [*datafiles._mirrors(), entry.url("").rsplit("/weights/", 1)[0]]
+    bases = [*datafiles.mirrors(), entry.url("").rsplit("/weights/", 1)[0]]
     return f"not here yet: downloaded on first use into {cache_dir() / entry.id} from " + ", ".join(bases)
 
 
@@ -82,23 +82,7 @@ def _download(entry: PretrainedEntry, f: WeightFile, dest: Path) -> None:
         return DataError(f"pretrained {entry.id!r} is not in {cache_dir()} nor in a checkout's weights/, and {why}; "
                          f"put {f.path} (sha256 {f.sha256}) under ZOO_CACHE or set ZOO_MIRROR to a base that serves it.")
 
-    if datafiles._offline():
-        raise missing("downloads are off (ZOO_OFFLINE is set)")
-    try:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise missing(f"cannot create {dest.parent} ({e.strerror or e})") from None
-    file = DataFile(f.path, f.sha256, f.size)
-    failures = []
-    for url in [datafiles._mirror_url(base, f.path) for base in datafiles._mirrors()] + [entry.url(f.name)]:
-        try:
-            datafiles._download(url, file, dest, datafiles._timeout())
-            return
-        except datafiles._DownloadFailed as e:
-            failures.append(f"{url} ({e})")
-            if e.fatal:
-                break
-    raise missing("the download failed: " + ", ".join(failures))
+    datafiles.download(DataFile(f.path, f.sha256, f.size, urls=(entry.url(f.name),)), dest, missing)
 
 
 def folder_of(id_or_path: str | os.PathLike) -> tuple[Path, PretrainedEntry | None]:

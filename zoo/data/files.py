@@ -29,10 +29,11 @@ import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
+from collections.abc import Callable
 from typing import BinaryIO
 
 from zoo.data.cards import Card, DataFile, get_card
-from zoo.errors import ConfigError, DataError
+from zoo.errors import ConfigError, DataError, ZooError
 from zoo.io import sha256_file
 
 log = logging.getLogger(__name__)
@@ -96,12 +97,23 @@ def fetch(card: Card | str, path: str) -> Path:
             f"folder that has it; {why}."
         )
 
+    hint = f" (the notes of dataset card {card.name!r} say how to make it)" if card.notes else ""
+    return download(file, dest, missing, no_source_hint=hint)
+
+
+def download(file: DataFile, dest: Path, missing: Callable[[str], ZooError], *, no_source_hint: str = "") -> Path:
+    """Download ``file`` into ``dest``, verified, from ``ZOO_MIRROR`` then ``file.urls``.
+
+    The one download path of the zoo (datasets and pretrained weights): ``ZOO_OFFLINE=1``
+    never downloads, every source's bytes are checked against ``file.size`` and
+    ``file.sha256`` before the rename, and ``missing(why)`` makes the one-line error
+    raised when no source delivers.
+    """
     if _offline():
         raise missing("downloads are off (ZOO_OFFLINE is set)")
-    sources = [_mirror_url(base, file.path) for base in _mirrors()] + list(file.urls)
+    sources = [_mirror_url(base, file.path) for base in mirrors()] + list(file.urls)
     if not sources:
-        hint = f" (the notes of dataset card {card.name!r} say how to make it)" if card.notes else ""
-        raise missing(f"no URL serves this exact file, so set ZOO_MIRROR to a base URL that does{hint}")
+        raise missing(f"no URL serves this exact file, so set ZOO_MIRROR to a base URL that does{no_source_hint}")
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -192,7 +204,7 @@ def _offline() -> bool:
     return os.environ.get("ZOO_OFFLINE", "").strip().lower() not in ("", "0", "false", "no", "off")
 
 
-def _mirrors() -> list[str]:
+def mirrors() -> list[str]:
     return [m.strip() for m in os.environ.get("ZOO_MIRROR", "").split(",") if m.strip()]
 
 
