@@ -170,3 +170,21 @@ def char_lstm(**kwargs: Any) -> CharRNN:
 def char_gru_tiny(**kwargs: Any) -> CharRNN:
     """Embedding 8 -> one GRU of 32 units, for tests and smoke studies."""
     return CharRNN(CharRNNConfig(**{"embed_dim": 8, "hidden": 32, **kwargs}))
+
+
+# ----------------------------------------------------------------------------- pretrained entries
+# Files in weights/<id>/ (zoo/hub.py finds them); the schema test is tests/test_pretrained_entries.py.
+
+from zoo.pretrained import PretrainedEntry, WeightFile, register_pretrained  # noqa: E402
+
+register_pretrained(PretrainedEntry(
+    id="char_gru-shakespeare", model="char_gru", dataset="shakespeare", default=True,
+    summary="char_gru 2 x GRU 384, stateful (the book's protocol), on Tiny Shakespeare: val 1.373 nats/char",
+    recipe="benchmarks/recipes/char_gru-shakespeare-stateful-384.yaml", split="val",
+    metrics={"loss": 1.3726333643637834, "bits_per_char": 1.980291347726364, "perplexity": 3.94572756479323},
+    num_parameters=1366585,
+    licence="Public domain (the text); the char-rnn repository is MIT",
+    versions={"zoobench": "0.1.0", "torch": "2.13.0+cpu"},
+    files=(WeightFile("weights/char_gru-shakespeare/model.safetensors", "8f5621f83fe9a3cc7a5eaaea3745251f04baa72d1c93d0c1742fe345a46987f9", 5467220),
+           WeightFile("weights/char_gru-shakespeare/card.json", "8ad4b4b0c3d0e2c30cfcebabd2529faec138188c94a1692451bb0fb751ee0542", 3879)),
+))

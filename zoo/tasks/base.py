@@ -139,8 +139,15 @@ class Task(L.LightningModule):
         if hasattr(self, "_accuracy"):
             self.log(f"{stage}_acc", self._accuracy(batch), on_epoch=True, batch_size=n)
 
+    def use_data(self, data: Any) -> None:
+        """Tell ``data`` how this task reads it (batch order, example sampling); fits nothing.
+
+        Called before training and before evaluating a loaded checkpoint, so that a split is
+        served the way the task was trained on it (a stateful language model's streams)."""
+
     def prepare_data_stats(self, data: Any) -> None:
-        """Fit data-dependent layers (input scalers) on the training split only."""
+        """Before training: :meth:`use_data`, then fit data-dependent layers (input scalers) on the training split only."""
+        self.use_data(data)
         fit_input_scalers(self.model, data.inputs("train"))
 
     def train(self, mode: bool = True) -> Task:

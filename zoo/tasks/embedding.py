@@ -82,11 +82,15 @@ class EmbeddingTask(Task):
             raise ConfigError("this embedding model has no vocabulary yet: train it on a dataset or load a checkpoint.")
         return WordVectors(self.model.vectors, extra["vocab"]["tokens"], counts=extra.get("counts"))
 
-    def prepare_data_stats(self, data: Any) -> None:
+    def use_data(self, data: Any) -> None:
         """Hand the model's example settings to the data module; keep its evaluation sets."""
         if hasattr(data, "set_sampling"):
             data.set_sampling(self.model.sampling())
         self.word_eval = getattr(data, "word_eval", None)
+
+    def prepare_data_stats(self, data: Any) -> None:
+        """Nothing to fit: :meth:`use_data` only."""
+        self.use_data(data)
 
     def configure_optimizers(self) -> Any:
         o = self.optim

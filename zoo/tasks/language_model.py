@@ -26,7 +26,7 @@ class LanguageModelTask(Task):
     ``stateful=True`` carries the model's final hidden state into the next
     batch (detached: truncated back-propagation through time), which needs
     batches whose row ``b`` continues row ``b`` of the previous batch;
-    :meth:`prepare_data_stats` asks the data module for them
+    :meth:`use_data` asks the data module for them
     (``set_stateful``). The state restarts from zero where a batch says
     ``first`` (the first batch of a pass), separately for training and evaluation.
 
@@ -50,12 +50,16 @@ class LanguageModelTask(Task):
         self.stateful = stateful
         self._state: dict[str, Any] = {}  # "train" / "eval" -> hidden state of the last batch
 
-    def prepare_data_stats(self, data: Any) -> None:
-        """Nothing to fit; a stateful task asks the data module for batches in stream order."""
+    def use_data(self, data: Any) -> None:
+        """A stateful task asks the data module for batches in stream order."""
         if hasattr(data, "set_stateful"):
             data.set_stateful(self.stateful)
         elif self.stateful:
             raise ConfigError(f"stateful training needs consecutive windows, which {type(data).__name__} cannot serve.")
+
+    def prepare_data_stats(self, data: Any) -> None:
+        """Nothing to fit: :meth:`use_data` only."""
+        self.use_data(data)
 
     def _logits(self, batch: tuple[Any, ...]) -> Tensor:
         x = batch[0]
