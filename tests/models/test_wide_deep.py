@@ -130,6 +130,8 @@ def test_target_shift_and_scale_apply_to_both_outputs():
         (dict(target_scale=0.0), "target_scale must be a number > 0"),
         (dict(dropout=1.0), "dropout must be in"),
         (dict(activation="relu", alpha=0.2), "alpha applies to"),
+        (dict(num_embedding="periodic", frequencies=0), "frequencies must be"),
+        (dict(num_embedding="periodic", frequency_scale=-1.0), "frequency_scale must be"),
     ],
 )
 def test_bad_config_values_raise_config_errors(kwargs, match):
@@ -138,6 +140,8 @@ def test_bad_config_values_raise_config_errors(kwargs, match):
 
 
 def test_bad_names_and_task_values_raise_zoo_errors():
+    with pytest.raises(UnknownNameError, match="num_embedding 'plr'. Allowed: none, periodic"):
+        WideDeepConfig(num_embedding="plr")
     with pytest.raises(UnknownNameError, match="activation 'relux'"):
         zoo.create("wide_deep_tiny", activation="relux")
     with pytest.raises(ConfigError, match=r"aux_weight must be in \[0, 1\], got 1.5"):
@@ -157,6 +161,32 @@ def test_auxiliary_loss_is_the_weighted_sum_of_both_mses():
     task.eval()  # evaluation scores the main output only
     loss, _ = task.batch_loss((x, y))
     assert torch.allclose(loss, F.mse_loss(task.model(x), y))
+
+
+def test_periodic_embedding_is_sin_cos_of_trained_frequencies_then_a_per_column_linear_relu():
+    cfg = dict(in_features=3, hidden=(8,), num_embedding="periodic", frequencies=4, embedding_dim=5, scaling="none")
+    model = WideDeep(WideDeepConfig(**cfg)).eval()
+    emb = model.embedding
+    # Parameters: frequencies (3 x 4), weight (3 x 8 x 5), bias (3 x 5); the deep path reads 3 * 5 columns.
+    assert [tuple(p.shape) for p in emb.parameters()] == [(3, 4), (3, 8, 5), (3, 5)]
+    assert model.body[0][0].in_features == 15
+    x = torch.randn(6, 3)
+    want = []
+    for j in range(3):  # column by column, as the paper writes it
+        angle = 2 * torch.pi * x[:, j:j + 1] * emb.frequencies[j]  # (B, k)
+        v = torch.cat([torch.sin(angle), torch.cos(angle)], dim=1)  # (B, 2k)
+        want.append(torch.relu(v @ emb.weight[j] + emb.bias[j]))  # (B, d)
+    assert torch.allclose(emb(x), torch.cat(want, dim=1), atol=1e-6)
+    loss = model(x).pow(2).mean()
+    loss.backward()
+    assert emb.frequencies.grad is not None and emb.frequencies.grad.abs().sum() > 0  # frequencies are trained
+
+
+def test_periodic_embedding_learns_diabetes_beyond_the_mean_predictor():
+    res = zoo.train("wide_deep_tiny", seed=0, batch_size=32, max_epochs=40, lr=0.01, num_embedding="periodic",
+                    frequency_scale=0.1, **FAST)
+    dm = res.data
+    assert res.metrics["test"]["rmse"] < 0.85 * rmse_of_mean(dm.targets("train"), dm.targets("test"))
 
 
 # ----------------------------------------------------------------------------- training

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from zoo.errors import ConfigError, DataError
+from zoo.errors import ConfigError, DataError, check_choice, check_positive
 from zoo.layers import InputScaler, init_module_
 from zoo.models.mlp import DenseBlock, MLPConfig
 from zoo.registry import register_model
@@ -65,6 +65,16 @@ class WideDeepConfig(MLPConfig):
     differences of logs are the ratios a dense layer cannot form from raw counts; () = none."""
     aux_output: bool = False
     """Add an auxiliary output on the deep path (a regularizer); its loss weight is the task's aux_weight."""
+    num_embedding: str = "none"
+    """Embedding of each deep-path column before the MLP: none, or periodic (Gorishniy et al. 2022, "On
+    Embeddings for Numerical Features in Tabular Deep Learning", PLR: sin/cos of trained frequencies,
+    then a per-column linear layer and ReLU)."""
+    frequencies: int = 16
+    """Periodic embedding: trained frequencies per column (k; the column becomes 2k sines and cosines)."""
+    frequency_scale: float = 0.1
+    """Periodic embedding: standard deviation of the frequencies' N(0, sigma) initialization."""
+    embedding_dim: int = 16
+    """Periodic embedding: width of each column's embedding (the deep path reads columns x embedding_dim)."""
     target_shift: float = 0.0
     """Added to every output: the training target mean (set from the data), so the layers fit a standardized target."""
     target_scale: float = 1.0
@@ -90,6 +100,10 @@ class WideDeepConfig(MLPConfig):
                     )
             if len(set(cols)) != len(cols):
                 raise ConfigError(f"{name} repeats a column: {cols}.")
+        check_choice("num_embedding", self.num_embedding, NUM_EMBEDDINGS)
+        check_positive("frequencies", self.frequencies, integer=True)
+        check_positive("embedding_dim", self.embedding_dim, integer=True)
+        check_positive("frequency_scale", self.frequency_scale)
         if not isinstance(self.target_scale, (int, float)) or not self.target_scale > 0:
             raise ConfigError(f"target_scale must be a number > 0, got {self.target_scale!r}.")
 
@@ -121,6 +135,28 @@ class LogInputScaler(InputScaler):
         return super().forward(self._log(x))
 
 
+NUM_EMBEDDINGS = ("none", "periodic")
+
+
+class PeriodicEmbedding(nn.Module):
+    """(B, F) -> (B, F * d): per column, ReLU(W_j [sin(2 pi c_j x_j); cos(2 pi c_j x_j)] + b_j) with trained
+    frequencies c_j ~ N(0, sigma) (the PLR embedding of Gorishniy et al. 2022, per-column linear layers)."""
+
+    def __init__(self, columns: int, frequencies: int, sigma: float, dim: int):
+        super().__init__()
+        self.frequencies = nn.Parameter(torch.randn(columns, frequencies) * sigma)  # (F, k)
+        self.weight = nn.Parameter(torch.empty(columns, 2 * frequencies, dim))  # (F, 2k, d)
+        self.bias = nn.Parameter(torch.zeros(columns, dim))  # (F, d)
+        bound = (1.0 / (2 * frequencies)) ** 0.5  # nn.Linear's default for a fan-in of 2k
+        nn.init.uniform_(self.weight, -bound, bound)
+
+    def forward(self, x: Tensor) -> Tensor:
+        angle = 2 * torch.pi * x[:, :, None] * self.frequencies  # (B, F, k)
+        features = torch.cat([torch.sin(angle), torch.cos(angle)], dim=2)  # (B, F, 2k)
+        out = torch.einsum("bfk,fkd->bfd", features, self.weight) + self.bias  # (B, F, d)
+        return torch.relu(out).flatten(1)  # (B, F * d)
+
+
 class WideDeep(nn.Module):
     """(B, F) -> scaler -> [x_wide, deep(x_deep)] -> linear head -> (B, num_classes) [, aux (B, num_classes)]."""
 
@@ -134,12 +170,14 @@ class WideDeep(nn.Module):
             self.register_buffer(name, None if cols is None else torch.tensor(cols, dtype=torch.long), persistent=False)
         n_wide = cfg.in_features if cfg.wide_columns is None else len(cfg.wide_columns)
         n_deep = cfg.in_features if cfg.deep_columns is None else len(cfg.deep_columns)
-        widths = (n_deep, *cfg.hidden)
+        self.embedding = (PeriodicEmbedding(n_deep, cfg.frequencies, cfg.frequency_scale, cfg.embedding_dim)
+                          if cfg.num_embedding == "periodic" else None)
+        widths = (n_deep * (cfg.embedding_dim if self.embedding is not None else 1), *cfg.hidden)
         self.body = nn.Sequential(*(DenseBlock(a, b, cfg) for a, b in zip(widths[:-1], widths[1:])))
         self.head = nn.Linear(n_wide + widths[-1], cfg.num_classes)
         self.aux_head = nn.Linear(widths[-1], cfg.num_classes) if cfg.aux_output else None
         self.head_names = ("head", "aux_head") if cfg.aux_output else ("head",)
-        init_module_(self, cfg.init, cfg.init_distribution, cfg.activation)
+        init_module_(self, cfg.init, cfg.init_distribution, cfg.activation)  # Linear layers only: the embedding keeps its own
         if cfg.init != "torch":
             # The outputs are linear (regression), not the hidden activation: Glorot, as Keras' Dense default.
             for h in (self.head, self.aux_head):
@@ -152,7 +190,10 @@ class WideDeep(nn.Module):
     def forward(self, x: Tensor) -> Tensor | tuple[Tensor, Tensor]:
         cfg = self.config
         x = self.scaler(x.flatten(1))  # (B, F)
-        deep = self.body(self._columns(x, self.deep_index))  # (B, hidden[-1])
+        deep = self._columns(x, self.deep_index)  # (B, F_deep)
+        if self.embedding is not None:
+            deep = self.embedding(deep)  # (B, F_deep * embedding_dim)
+        deep = self.body(deep)  # (B, hidden[-1])
         main = self.head(torch.cat([self._columns(x, self.wide_index), deep], dim=1))  # (B, outputs)
         main = main * cfg.target_scale + cfg.target_shift
         if self.training and self.aux_head is not None:
