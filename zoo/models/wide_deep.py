@@ -227,3 +227,23 @@ def wide_deep(**kwargs) -> WideDeep:
 def wide_deep_tiny(**kwargs) -> WideDeep:
     """Deep path of one 8-unit layer, for tests and smoke studies."""
     return WideDeep(WideDeepConfig(**{"hidden": (8,), **kwargs}))
+
+
+# ----------------------------------------------------------------------------- pretrained entries
+# Files in weights/<id>/ (zoo/hub.py finds them); the schema test is tests/test_pretrained_entries.py.
+
+from zoo.pretrained import PretrainedEntry, WeightFile, register_pretrained  # noqa: E402
+
+register_pretrained(PretrainedEntry(
+    id="wide_deep-california_housing", model="wide_deep", dataset="california_housing", default=True,
+    summary="wide_deep 128-128-128 + BN with periodic (PLR) column embeddings, on California housing: test RMSE 0.4745",
+    recipe="benchmarks/recipes/wide_deep-california_housing-plr.yaml", split="test",
+    metrics={"loss": 0.22514760621296342, "rmse": 0.4744972130890418, "mae": 0.3053258814155882, "r2": 0.8309034445588735},
+    num_parameters=101246,
+    licence="No explicit licence from the original authors; derived from 1990 U.S. Census publications (public domain); "
+            "the handson-ml2 repository is Apache-2.0",
+    versions={"zoobench": "0.1.0", "torch": "2.13.0+cpu"},
+    notes="scikit-learn's HistGradientBoostingRegressor on the same split: test RMSE 0.4657 (benchmarks/housing_vs_hgb.py).",
+    files=(WeightFile("weights/wide_deep-california_housing/model.safetensors", "e688a4bd02d8fd0fa43f3493890b323bc3c4ad3ca92820d76f966f96c19f2475", 410432),
+           WeightFile("weights/wide_deep-california_housing/card.json", "ceedc43ac33012d766f198148566dd70926d9840d14b94729a6a3114cf04b49f", 4573)),
+))
