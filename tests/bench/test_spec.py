@@ -37,6 +37,24 @@ def test_grid_expands_problems_axes_and_seeds():
     assert len(c.cell_id) == 16 and int(c.cell_id, 16) >= 0
 
 
+def test_exclude_rules_drop_exactly_the_matching_configurations():
+    base = parse_study(tiny_study(), "t.yaml")
+    study = parse_study(tiny_study(exclude=[{"optimizer": "momentum", "lr": [0.001]}]), "t.yaml")
+    want = [c for c in base.cells() if not (c.scientific["optimizer"] == "momentum" and c.nuisance["lr"] == 0.001)]
+    assert [c.cell_id for c in study.cells()] == [c.cell_id for c in want]  # the others keep their ids and order
+    assert study.size() == len(want) == 3 * 3
+    assert study.to_json()["exclude"] == [{"optimizer": ["momentum"], "lr": [0.001]}]
+    assert "exclude" not in base.to_json()  # a study without rules keeps the identity of its existing store
+    assert study.identity() != base.identity()  # a store of the full grid is not silently reused
+
+
+def test_shipped_normalization_study_runs_no_position_without_a_norm():
+    study = load_study("normalization")
+    points = {(c.scientific["norm"], c.scientific["norm_position"]) for c in study.cells()}
+    assert ("none", "after") not in points and ("none", "before") in points
+    assert len(study.cells()) == 108 - 18  # 2 problems x 3 seeds x 3 lrs x (6 - 1) configurations
+
+
 def test_study_json_has_roles():
     d = parse_study(tiny_study(), "t.yaml").to_json()
     assert d["axes"]["optimizer"]["role"] == "scientific"
@@ -169,6 +187,12 @@ def test_problem_mapping_with_tag_and_params():
         ({"search": {"random": 2}, "nuisance": {"batch_size": {"log_uniform": [16, 256]}}},
          r"nuisance.batch_size: log_uniform draws numbers, but 'batch_size' is an integer; use int_uniform"),
         ({"search": {"random": 2}, "nuisance": {"lr": {"log_uniform": [0, 0.1]}}}, r"nuisance.lr.log_uniform\[0\]: lr must be a number > 0"),
+        ({"exclude": [{"optimiser": "adam"}]}, r"exclude\[0\].optimiser: 'optimiser' is not a scientific or nuisance axis of the study \(allowed: lr, optimizer\)"),
+        ({"exclude": [{"batch_size": 32}]}, r"exclude\[0\].batch_size: 'batch_size' is not a scientific or nuisance axis"),
+        ({"exclude": [{"optimizer": "sgd"}]}, r"exclude\[0\].optimizer: 'sgd' is not a value of axis 'optimizer' \(allowed: adam, momentum\)"),
+        ({"exclude": [{}]}, r"exclude\[0\]: an empty rule would exclude every configuration"),
+        ({"exclude": {"optimizer": "adam"}}, r"exclude: must be a list of"),
+        ({"exclude": [{"optimizer": ["adam", "momentum"]}]}, r"exclude: the rules exclude every configuration"),
     ],
 )
 def test_bad_values_name_file_path_and_allowed(over, match):

@@ -203,12 +203,16 @@ def _resolve(raw: dict[str, Any], chk: _Checker, default_name: str | None, quick
     search = _parse_search(chk, raw.get("search", "grid"), axes)
     # --- target
     target = _parse_target(chk, raw.get("target"))
+    # --- exclude
+    exclude = _parse_exclude(chk, raw.get("exclude"), axes, problems, tables, quick)
 
     study = Study(
         name=name, source=source, problems=tuple(problems), axes=tuple(axes), seeds=seeds, budget=budget,
         search=search, data_options=common_opts, target=target, description=description, quick=quick,
-        dropped=tuple(dropped),
+        dropped=tuple(dropped), exclude=exclude,
     )
+    if exclude and not study.size():
+        chk.fail("exclude", "the rules exclude every configuration of the study; nothing would run.")
     if study.size() > MAX_CELLS:
         chk.fail("", f"the study expands to {study.size():,} cells; at most {MAX_CELLS:,} (fewer seeds, values or trials).")
     _check_cells(chk, study)
@@ -397,6 +401,44 @@ def _parse_search(chk: _Checker, value: Any, axes: Sequence[Axis]) -> dict[str, 
                 chk.fail(f"nuisance.{a.name}", "a distribution needs random search (search: {random: N, seed: S}); "
                          "grid search takes a list of values.")
     return search
+
+
+def _parse_exclude(chk: _Checker, value: Any, axes: Sequence[Axis], problems: Sequence[Problem],
+                   tables: Mapping[str, Table], quick: bool) -> tuple[dict[str, tuple[Any, ...]], ...]:
+    """``exclude:``: a list of rules, each ``{axis: value or [values]}`` over scientific or nuisance axes.
+
+    The full form checks every axis and value; the quick form (which may drop axes and values) keeps
+    the rules as written, and a rule naming what the quick form lacks simply matches nothing there."""
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        chk.fail("exclude", f"must be a list of {{axis: value or [values]}} rules, got {_shown(value)}.")
+    varied = {a.name: a for a in axes if a.role in ("scientific", "nuisance")}
+    rules = []
+    for i, rule in enumerate(value):
+        path = f"exclude[{i}]"
+        rule = chk.mapping(rule, path)
+        if not rule:
+            chk.fail(path, "an empty rule would exclude every configuration; name at least one axis.")
+        out: dict[str, tuple[Any, ...]] = {}
+        for key, vals in rule.items():
+            if key not in varied and quick:
+                out[key] = tuple(vals) if isinstance(vals, list) else (vals,)
+                continue
+            if key not in varied:
+                chk.fail(_join(path, key), f"{key!r} is not a scientific or nuisance axis of the study.", sorted(varied))
+            axis = varied[key]
+            raw_vals = vals if isinstance(vals, list) else [vals]
+            vals = tuple(_value(chk, _join(path, key), key, v, problems, tables) for v in raw_vals)  # as the axis reads them
+            if axis.values:  # a listed axis: every value must be one of its values
+                for v in vals:
+                    if v not in axis.values and not quick:
+                        chk.fail(_join(path, key), f"{_shown(v)} is not a value of axis {key!r}.", list(axis.values))
+            elif axis.tuner is not None:
+                chk.fail(_join(path, key), f"axis {key!r} is chosen per cell by a tuner; a rule cannot name its value.")
+            out[key] = vals
+        rules.append(out)
+    return tuple(rules)
 
 
 def _parse_target(chk: _Checker, value: Any) -> dict[str, Any] | None:

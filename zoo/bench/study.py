@@ -71,6 +71,7 @@ TOP_KEYS: dict[str, str] = {
     "budget": "max_epochs, max_steps and/or max_time (seconds)",
     "target": "{metric: val_..., value: number, mode: min|max}",
     "search": "grid or {random: N, seed: S}",
+    "exclude": "combinations not to run: a list of {axis: value or [values]} rules, e.g. [{norm: none, norm_position: after}]",
     "quick": "overrides for --quick (same keys)",
 }
 PROBLEM_KEYS = ("model", "data", "tag", "data_options", "params")
@@ -152,6 +153,13 @@ class Study:
     quick: bool = False
     dropped: tuple[str, ...] = ()
     """Problems left out because their model or dataset is not registered (``allow_missing``)."""
+    exclude: tuple[dict[str, tuple[Any, ...]], ...] = ()
+    """Rules ``{axis: values}``: a configuration whose every named axis takes one of the rule's values is not run
+    (e.g. ``norm_position`` means nothing when ``norm`` is none: ``{norm: [none], norm_position: [after]}``)."""
+
+    def excluded(self, values: dict[str, Any]) -> bool:
+        """Whether a configuration's axis values match one of the :attr:`exclude` rules."""
+        return any(all(k in values and values[k] in vs for k, vs in rule.items()) for rule in self.exclude)
 
     def role(self, role: str) -> list[Axis]:
         return [a for a in self.axes if a.role == role]
@@ -174,6 +182,8 @@ class Study:
                 "budget": self.budget,
                 "search": self.search,
                 "target": self.target,
+                # Only when set, so that a study without rules keeps the identity of its existing store.
+                **({"exclude": [{k: list(v) for k, v in r.items()} for r in self.exclude]} if self.exclude else {}),
             }
         )
 
@@ -192,7 +202,11 @@ class Study:
             points = sci * math.prod(len(a.values) if not a.tuner else 1 for a in nui)
         else:
             points = self.search["random"] * (sci if nui else 1)
-        return len(self.problems) * len(self.seeds) * points
+        bound = len(self.problems) * len(self.seeds) * points
+        if not self.exclude or bound > MAX_CELLS:
+            return bound  # an upper bound: the rules only remove configurations
+        nui_axes = self.role("nuisance")
+        return len(self.seeds) * sum(sum(1 for _ in self._points(p, self.role("scientific"), nui_axes)) for p in self.problems)
 
     def cells(self) -> list[Cell]:
         """Every cell, seeds outermost (a partial run covers each configuration with the first seed)."""
@@ -231,18 +245,16 @@ class Study:
                 dict(zip([a.name for a in nui], combo))
                 for combo in itertools.product(*(a.values if not a.tuner else (a.tuner,) for a in nui))
             ]
-            for s in sci_grid:
-                for n in nui_grid:
-                    yield s, n
-            return
-        trials, seed = self.search["random"], self.search["seed"]
-        if nui:
-            for s in sci_grid:
-                for n in sample(nui, trials, (seed, problem.id, canonical(s))):
-                    yield s, n
+            points = ((s, n) for s in sci_grid for n in nui_grid)
         else:
-            for s in sample(sci, trials, (seed, problem.id)):
-                yield s, {}
+            trials, seed = self.search["random"], self.search["seed"]
+            if nui:
+                points = ((s, n) for s in sci_grid for n in sample(nui, trials, (seed, problem.id, canonical(s))))
+            else:
+                points = ((s, {}) for s in sample(sci, trials, (seed, problem.id)))
+        for s, n in points:
+            if not self.excluded({**s, **n}):
+                yield s, n
 
 
 
