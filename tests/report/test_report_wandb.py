@@ -54,6 +54,7 @@ def test_wandb_offline_logs_every_cell(tmp_path: Path, monkeypatch):
         scientific={"optimizer": ["adam"]}, nuisance={"lr": [0.03]}, fixed={"batch_size": 128},
         seeds=[0, 1], epochs=3, inject={"pending": ("mlp-diabetes", {"optimizer": "adam"}, 1)})
     from zoo.report import build_report
+    from zoo.report.wandb_log import run_id
 
     rep = build_report(store, tmp_path / "report", wandb=True)
     assert rep.wandb_runs == 3  # 4 cells, one pending (nothing finished to log)
@@ -83,3 +84,10 @@ def test_wandb_offline_logs_every_cell(tmp_path: Path, monkeypatch):
         expected = {"test_roc", "test_pr", "test_confusion"} if row.problem == "mlp-digits" else {"test_scatter"}
         assert expected <= tables, tables
     assert seen == set(rows[rows.status == "ok"].index)
+    ids = {path.stem.removeprefix("run-") for path in runs}
+    assert ids == {run_id("wb", c) for c in seen}  # ids derived from the cells
+
+    # Logging the same store again writes runs with the same ids (W&B updates them on sync), no new ones.
+    rep = build_report(store, tmp_path / "report", wandb=True)
+    again = {p.stem.removeprefix("run-") for p in (tmp_path / "wb" / "wandb").glob("offline-run-*/run-*.wandb")}
+    assert again == ids

@@ -34,6 +34,11 @@ def cmd_report(args: argparse.Namespace) -> int:
         if w is not None:
             label = f"{v.axis}={w.value}" if v.axis else "best"
             print(f"{v.problem}: {label}  test {v.metric} {w.stats.mean:.4g} (n={w.stats.n})", file=sys.stderr)
-    extra = f"; {rep.wandb_runs} W&B runs" if args.wandb else ""
+    if args.wandb:
+        from zoo.report.wandb_log import wandb_dir
+
+        extra = f"; {rep.wandb_runs} W&B runs in {wandb_dir()}"
+    else:
+        extra = ""
     print(f"report of {rep.cells} cells -> {rep.out_dir}/index.html ({rep.seconds:.1f} s{extra})")
     return 0

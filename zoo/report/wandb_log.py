@@ -8,6 +8,10 @@ for regression, and the LR range test when there is one. Runs of one study share
 
 Offline by default: unless ``WANDB_MODE`` is set, runs are written under ``WANDB_DIR``
 (or ``./wandb``) and need no account; ``wandb sync`` uploads them later.
+
+A run's id is derived from the study and the cell id (:func:`run_id`), and runs are started
+with ``resume="allow"``: logging a store again updates the same W&B runs (online, or on
+``wandb sync``) instead of adding a second copy of each.
 """
 
 from __future__ import annotations
@@ -37,6 +41,17 @@ def _finite(d: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def run_id(study: str, cell_id: str) -> str:
+    """The W&B run id of a cell: stable across re-logging (W&B ids allow letters, digits, ``-`` and ``_``)."""
+    safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in study)
+    return f"{safe}-{cell_id}"
+
+
+def wandb_dir() -> str:
+    """Where the runs' files go: ``$WANDB_DIR/wandb``, else ``./wandb`` (W&B's own rule)."""
+    return os.path.join(os.path.abspath(os.environ.get("WANDB_DIR") or "."), "wandb")
+
+
 def log_store(table: T.Table, *, project: str | None = None) -> int:
     """Log each cell that has a ``result.json`` as one run; return how many were logged.
     Pending and unreadable cells have nothing finished to log and are left out."""
@@ -63,7 +78,8 @@ def log_store(table: T.Table, *, project: str | None = None) -> int:
         settings_text = T.describe_config({**c.scientific, **c.nuisance})
         run = wandb.init(project=project, group=store.name, job_type=c.problem, config=config,
                          name=f"{c.problem} {settings_text} seed={T.show(c.seed)}".strip(),
-                         tags=[c.status], dir=os.environ.get("WANDB_DIR"), reinit="create_new", settings=settings)
+                         tags=[c.status], dir=os.environ.get("WANDB_DIR"), reinit="create_new", settings=settings,
+                         id=run_id(store.name, c.cell_id), resume="allow")
         try:
             _log_history(run, table.history(c))
             _log_charts(wandb, run, c, table)
