@@ -33,7 +33,7 @@ import hashlib
 import json
 import platform
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,10 +42,10 @@ from safetensors.torch import load as load_bytes
 from safetensors.torch import save as save_bytes
 
 from zoo.data.core import DataInfo
-from zoo.errors import CheckpointError, check_choice
+from zoo.errors import CheckpointError, ConfigError, check_choice
 from zoo.factory import create
 from zoo.io import jsonable, read_regular, write_bytes_atomic, write_json_atomic
-from zoo.transfer import FREEZE, head_names, set_frozen
+from zoo.transfer import FREEZE, head_names, set_frozen, thaw
 from zoo.version import __version__
 
 FORMAT = "zoobench-checkpoint/2"
@@ -247,15 +247,34 @@ def load_state(directory: str | Path, card: dict[str, Any]) -> dict[str, torch.T
         raise CheckpointError(f"cannot read {weights}: {' '.join(str(e).split())[:200]}") from None
 
 
+def _under(key: str, layers: tuple[str, ...]) -> bool:
+    """Whether tensor ``key`` belongs to one of ``layers`` (module names, dotted)."""
+    return any(key == layer or key.startswith(layer + ".") for layer in layers)
+
+
+def _layer_names(model: torch.nn.Module, names: Sequence[str]) -> tuple[str, ...]:
+    """``names`` checked against the model's modules that hold tensors (one line listing them otherwise)."""
+    if isinstance(names, str):
+        names = (names,)
+    keys, modules = list(model.state_dict()), dict(model.named_modules())
+    for n in names:
+        if not isinstance(n, str) or n not in modules or not any(_under(k, (n,)) for k in keys):
+            top = sorted({k.rsplit(".", 1)[0] for k in keys})
+            raise ConfigError(f"reinit names {n!r}, which is no layer of {type(model).__name__}; its layers: {', '.join(top)}.")
+    return tuple(names)
+
+
 def _fit(model: torch.nn.Module, state: dict[str, torch.Tensor], directory: Path, name: str,
          skip: tuple[str, ...] = ()) -> None:
     """Raise one line unless ``state`` has exactly the model's tensors (but those under ``skip``), shape for shape."""
-    expected = {k: v for k, v in model.state_dict().items() if k.split(".")[0] not in skip}
+    expected = {k: v for k, v in model.state_dict().items() if not _under(k, skip)}
     for key, want in expected.items():  # in the model's order: the first layer that differs is named
         if key in state and tuple(state[key].shape) != tuple(want.shape):
+            layer = key.rsplit(".", 1)[0]
             raise CheckpointError(
                 f"checkpoint {directory} does not fit model {name!r}: tensor {key!r} has shape {list(state[key].shape)} "
-                f"in {WEIGHTS}, the model expects {list(want.shape)}."
+                f"in {WEIGHTS}, the model expects {list(want.shape)}; pass reinit=[{layer!r}] (--reinit {layer}) "
+                "to re-initialize that layer instead."
             )
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
@@ -265,24 +284,29 @@ def _fit(model: torch.nn.Module, state: dict[str, torch.Tensor], directory: Path
         raise CheckpointError(f"checkpoint {directory} does not fit model {name!r}: {'; '.join(parts)}.")
 
 
-def load_checkpoint(directory: str | Path, *, freeze: str = "none", **overrides: Any):
+def load_checkpoint(directory: str | Path, *, freeze: str = "none", reinit: Sequence[str] = (), task: str | None = None,
+                    **overrides: Any):
     """Rebuild the task saved in ``directory`` and load its verified weights.
 
     ``overrides`` change builder kwargs; changing the output size (``num_classes``)
-    re-initializes the head and loads every other weight strictly. ``freeze``:
+    re-initializes the head and loads every other weight strictly. ``reinit``: names of
+    the model's layers (``body.0``, ``scaler``...) left at their new initialization instead of
+    loaded, e.g. the input layer when ``in_features`` differs. ``task``: another task kind for the
+    same model (a multiclass checkpoint fine-tuned on binary data). ``freeze``:
     ``backbone`` (all but the head), ``all``, or ``none``.
     """
     check_choice("freeze", freeze, FREEZE)
     card = read_card(directory)
     state = load_state(directory, card)
     kwargs = {**card["kwargs"], **overrides}
-    task = create(card["model"], task=card["task"], **kwargs)
+    kind = task
+    task = create(card["model"], task=kind or card["task"], **kwargs)
     heads = head_names(task.model)
     new_head = "num_classes" in overrides and overrides["num_classes"] != card["kwargs"].get("num_classes")
-    if new_head:
-        state = {k: v for k, v in state.items() if k.split(".")[0] not in heads}
-    _fit(task.model, state, Path(directory), card["model"], skip=heads if new_head else ())
-    task.model.load_state_dict(state, strict=not new_head)
+    skip = tuple(heads if new_head else ()) + _layer_names(task.model, reinit)
+    state = {k: v for k, v in state.items() if not _under(k, skip)}
+    _fit(task.model, state, Path(directory), card["model"], skip=skip)
+    task.model.load_state_dict(state, strict=not skip)
     if card.get("data"):
         info = DataInfo.from_dict(card["data"])
         if new_head:
@@ -291,4 +315,6 @@ def load_checkpoint(directory: str | Path, *, freeze: str = "none", **overrides:
         task.data_info = info
     task.card = card
     set_frozen(task, freeze)
+    for layer in _layer_names(task.model, reinit):  # new weights: they train whatever is frozen
+        thaw(task.model.get_submodule(layer))
     return task

@@ -33,6 +33,10 @@ class Command(NamedTuple):
 COMMANDS: tuple[Command, ...] = (
     Command("list", "list models and datasets", "zoo.commands"),
     Command("train", "train a model on a dataset, evaluate it and save a checkpoint", "zoo.commands", trains=True),
+    Command("finetune", "fine-tune a pretrained checkpoint (an id or a folder) on a dataset: a new head, the backbone frozen",
+            "zoo.commands", trains=True),
+    Command("evaluate", "evaluate a checkpoint (a pretrained id or a folder) on a split of a dataset", "zoo.commands",
+            trains=True),
     Command("bench", "run a benchmark study (zoo bench status STUDY: its progress)", "zoo.bench.cli", trains=True),
     Command("report", "write the report of a study's results store (Markdown, HTML, figures, CSV)", "zoo.report.cli"),
     Command("pretrained", "list the pretrained checkpoints, or show one as a model card (zoo pretrained list|show)",

@@ -46,6 +46,35 @@ def add_commands(sub: Any, argv: list[str]) -> None:
     if argv[:1] == ["train"]:  # the settings' flags need torch and the registries: only for this command
         add_setting_flags(p, _model_in(argv[1:]))
 
+    p = sub.add_parser(
+        "finetune",
+        help="fine-tune a pretrained checkpoint (an id or a folder) on a dataset: a new head, the backbone frozen",
+        description="Fine-tune SOURCE (a pretrained id or a checkpoint folder) on DATA: `zoo train MODEL --init-from "
+                    "SOURCE --freeze backbone`, with the model read from the checkpoint; any train flag applies.",
+    )
+    p.add_argument("source", metavar="SOURCE", help="a pretrained id (zoo pretrained list) or a checkpoint folder")
+    p.add_argument("--classes", help="train on these classes only, e.g. sandal,shirt or 5,6 (a data option)")
+    p.add_argument("--labelled", help="this many labelled training examples, stratified (a data option)")
+    p.add_argument("--out", help="run folder (default: runs/finetune/SOURCE-DATA-TIME); must be new")
+    p.set_defaults(run=cmd_finetune, config=None, print_config=False)
+    if argv[:1] == ["finetune"]:
+        add_setting_flags(p, _source_model(argv[1]) if len(argv) > 1 and not argv[1].startswith("-") else None)
+
+    p = sub.add_parser("evaluate", help="evaluate a checkpoint (a pretrained id or a folder) on a split of a dataset")
+    p.add_argument("source", metavar="SOURCE", help="a pretrained id (zoo pretrained list) or a checkpoint folder")
+    p.add_argument("--data", help="dataset (default: the one it was trained on)")
+    p.add_argument("--split", default="test", choices=("train", "val", "test"), help="split to score (default: test)")
+    p.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    p.set_defaults(run=cmd_evaluate)
+
+
+def _source_model(source: str) -> str:
+    """The model name of a pretrained id or a checkpoint folder (its card, verified)."""
+    from zoo.checkpoint import read_card
+    from zoo.hub import folder_of
+
+    return read_card(folder_of(source)[0])["model"]
+
 
 def _model_in(argv: list[str]) -> str | None:
     """The model named on the command line, or in the ``--config`` file."""
@@ -220,6 +249,59 @@ def cmd_train(args: argparse.Namespace) -> int:
               f"no checkpoint was written; status 'diverged' in {Path(out) / 'result.json'}.", file=sys.stderr)
         return 1
     print(f"run folder: {out}  (checkpoint: {Path(out) / 'checkpoint'})")
+    return 0
+
+
+def cmd_finetune(args: argparse.Namespace) -> int:
+    """``zoo finetune SOURCE ...`` is ``zoo train MODEL --init-from SOURCE --freeze backbone ...``."""
+    args.model = _source_model(args.source)
+    args.init_from = args.source
+    if not hasattr(args, "freeze"):
+        args.freeze = "backbone"
+    options = list(getattr(args, "data_option", []) or [])
+    options += [f"classes={args.classes}"] if args.classes is not None else []
+    options += [f"labelled={args.labelled}"] if args.labelled is not None else []
+    if options:
+        args.data_option = options
+    if args.out is None:
+        name = Path(str(args.source)).name
+        args.out = Path("runs") / "finetune" / f"{name}-{getattr(args, 'data', None) or 'data'}-{time.strftime('%Y%m%d-%H%M%S')}"
+    for key in ("source", "classes", "labelled"):
+        delattr(args, key)
+    return cmd_train(args)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    import json
+
+    from zoo.checkpoint import read_card
+    from zoo.hub import folder_of, load_pretrained
+    from zoo.training import headline, load_data
+
+    folder, _ = folder_of(args.source)
+    card = read_card(folder)
+    data = args.data or (card.get("data") or {}).get("name")
+    if not data:
+        from zoo.errors import ConfigError
+
+        raise ConfigError(f"{args.source} does not record its dataset; pass --data NAME.")
+    same = data == (card.get("data") or {}).get("name")
+    options = dict(card.get("data_options") or {}) if same else {}
+    dm = load_data(data, batch_size=card.get("batch_size") or 256, seed=card.get("seed", 0), data_options=options)
+    n = dm.info.num_classes
+    if not same and n is not None and n != card["kwargs"].get("num_classes"):
+        from zoo.errors import ConfigError
+
+        raise ConfigError(f"{args.source} predicts {card['kwargs'].get('num_classes')} classes; {data!r} has {n}: "
+                          "fine-tune it first (zoo finetune).")
+    task = load_pretrained(args.source)
+    task.use_data(dm)
+    metrics, _ = task.evaluate(getattr(dm, f"{args.split}_dataloader")())
+    scalars = headline(metrics)
+    if args.json:
+        print(json.dumps({"source": str(args.source), "data": data, "split": args.split, "metrics": scalars}))
+    else:
+        print(f"{args.source} on {data} ({args.split}): " + "  ".join(f"{k} {v:.4f}" for k, v in scalars.items()))
     return 0
 
 

@@ -1,22 +1,18 @@
 """One typed run configuration, and the one parser and validator of its values.
 
-A run is described by flat settings (``hidden=(64,)``, ``lr=1e-3``, ``max_epochs=5``,
-``batch_size=64``, ``seed=1``): the flags of ``zoo train``, the keyword arguments of
-``zoo.train`` / ``zoo.create``, the axes of a study file and the recipes' YAML all use
-the same names. :func:`resolve` sorts them into the parts of a :class:`RunConfig`::
+A run is flat settings (``hidden=(64,)``, ``lr=1e-3``, ``seed=1``), the same names as flags,
+keyword arguments, study axes and recipe keys, sorted into a :class:`RunConfig`'s parts::
 
     model      the family's config dataclass (hidden, activation, ...)   zoo/models/*.py
     task       the task's keyword settings (l1, label_smoothing, ...)    TASK_SETTINGS below
     optimizer  zoo.optim.OptimConfig (optimizer, lr, schedule, ...)
     loop       LoopConfig below (max_epochs, patience, clip_norm, ...)
     data       DataConfig below (dataset name, loader options, batch size)
-    run        RunSettings below (seed, threads, logger)
+    run        RunSettings below (seed, threads, logger, init_from, freeze, reinit)
 
-Every value passes through :func:`coerce` (the one parser: typed Python/YAML values,
-or the CLI's text with ``text=True``) and then the owning dataclass's ``__post_init__``
-(the one validator), so a mistake reads the same from the CLI, the Python API and a
-study file. Like every module here this one knows no names: the caller (zoo/factory.py)
-looks the model's config class and the dataset's options up and passes them in.
+Every value passes through :func:`coerce` (the one parser: typed values, or the CLI's text
+with ``text=True``), then the owning dataclass's ``__post_init__`` (the one validator): a mistake
+reads the same from the CLI, the API and a study file. Names are looked up by zoo/factory.py.
 """
 
 from __future__ import annotations
@@ -356,9 +352,12 @@ class DataConfig:
         check_positive("batch_size", self.batch_size, integer=True)
 
 
+FREEZE = ("none", "backbone", "all")  # what a run from a checkpoint keeps fixed: nothing, all but the head, all
+
+
 @dataclass
 class RunSettings:
-    """How the run is seeded, threaded and logged."""
+    """How the run is seeded, threaded and logged, and what it starts from."""
 
     seed: int = 0
     """Seed of initialization and batch order."""
@@ -366,9 +365,18 @@ class RunSettings:
     """torch threads (0 = torch's choice)."""
     logger: str = "csv"
     """csv, tensorboard, wandb (offline unless configured) or none."""
+    init_from: str = ""
+    """Start from a checkpoint (its architecture; a new head if the classes differ): a pretrained id or a folder."""
+    freeze: str = "none"
+    """With init_from: none, backbone (train only the head) or all."""
+    reinit: tuple[str, ...] = ()
+    """With init_from: layers re-initialized, not loaded (e.g. the input layer for other features)."""
 
     def __post_init__(self) -> None:
         check_seed("seed", self.seed)
+        check_choice("freeze", self.freeze, FREEZE)
+        if not self.init_from and (self.freeze != "none" or self.reinit):
+            raise ConfigError(f"freeze={self.freeze!r} and reinit={list(self.reinit)} need init_from (a checkpoint).")
         if isinstance(self.threads, bool) or not isinstance(self.threads, int) or not 0 <= self.threads <= THREADS_MAX:
             raise ConfigError(f"threads must be an integer in [0, {THREADS_MAX}], got {self.threads!r}.")
         check_choice("logger", self.logger, LOGGERS)

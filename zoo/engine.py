@@ -118,9 +118,9 @@ def make_fabric(accelerator: str, precision: str) -> Any:
 class _Progress:
     """A one-line progress bar on a terminal, redrawn at most 4 times a second; else a line per epoch."""
 
-    def __init__(self, enabled: bool, stream=sys.stderr):
-        self.stream = stream
-        self.live = enabled and stream.isatty()
+    def __init__(self, enabled: bool, stream=None):
+        self.stream = sys.stderr if stream is None else stream  # looked up now: sys.stderr may have been replaced
+        self.live = enabled and self.stream.isatty()
         self.enabled = enabled
         self._last = 0.0
 

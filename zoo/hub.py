@@ -96,11 +96,12 @@ def folder_of(id_or_path: str | os.PathLike) -> tuple[Path, PretrainedEntry | No
 
 
 def load_pretrained(id_or_path: str | os.PathLike, *, num_classes: int | None = None, freeze: str = "none",
-                    model: str | None = None, **overrides: Any):
+                    model: str | None = None, reinit: tuple[str, ...] | list[str] = (), **overrides: Any):
     """The task of pretrained ``id_or_path`` (an id of ``zoo pretrained list`` or a checkpoint folder).
 
     ``num_classes``: a new head of that many outputs (every other weight loaded strictly);
-    ``freeze``: ``none``, ``backbone`` (all but the head) or ``all``; ``model``: refuse a
+    ``freeze``: ``none``, ``backbone`` (all but the head) or ``all``; ``reinit``: layers left at a new
+    initialization (e.g. the input layer, with ``in_features=``); ``model``: refuse a
     checkpoint of another model; ``overrides``: other builder or task settings. The task
     records its parent (``zoo_spec["parent"]``: id, sha256), so a checkpoint saved from it names it.
     """
@@ -119,7 +120,7 @@ def load_pretrained(id_or_path: str | os.PathLike, *, num_classes: int | None = 
         raise ConfigError(f"{name} is a binary classifier (one logit); num_classes must be 1 for it, got {num_classes}.")
     if num_classes is not None:
         overrides["num_classes"] = num_classes
-    task = load_checkpoint(folder, freeze=freeze, **overrides)
+    task = load_checkpoint(folder, freeze=freeze, reinit=reinit, **overrides)
     task.zoo_spec["parent"] = {"id": entry.id if entry else None, "sha256": card["sha256"]}
     return task
 

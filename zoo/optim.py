@@ -119,7 +119,10 @@ def build_optimizer(cfg: OptimConfig, params: Iterable[dict[str, Any]] | nn.Modu
     if isinstance(params, nn.Module):
         params = param_groups(params, cfg.weight_decay)
     params = [g for g in params if g["params"]]
-    device = params[0]["params"][0].device if params else torch.device("cpu")
+    if not params:
+        raise ConfigError("nothing to train: every parameter is frozen (freeze='all' with no new or re-initialized layer); "
+                          "use freeze='backbone' or 'none'.")
+    device = params[0]["params"][0].device
     o, lr = cfg.optimizer, cfg.lr
     O = torch.optim
     if o == "sgd":

@@ -75,15 +75,44 @@ def prepare(cfg: RunConfig) -> tuple[Task, Any]:
     if info.kind != cfg.kind:
         raise ConfigError(f"dataset {cfg.data.data!r} loaded as {info.kind}, but its card says {cfg.kind}.")
     entry = registry.get(cfg.model)
-    task = factory.build(cfg, entry.from_data(info) if entry.from_data else {})
+    implied = entry.from_data(info) if entry.from_data else {}
+    task = factory.build(cfg, implied) if not cfg.run.init_from else _from_checkpoint(cfg, implied)
     model_config = getattr(task.model, "config", None)
     if model_config is not None:
         check_combination(model_config, cfg.data)  # with the builder's own defaults, now known
     task.data_info = info
     task.zoo_spec.update(data=cfg.data.data, seed=cfg.run.seed, batch_size=cfg.data.batch_size,
                          data_options=cfg.data.data_options)
-    task.prepare_data_stats(dm)
+    if cfg.run.init_from and not any(layer.split(".")[0] == "scaler" for layer in cfg.run.reinit):
+        task.use_data(dm)  # the checkpoint's input scalers stay as trained: they belong to its backbone
+    else:
+        task.prepare_data_stats(dm)  # from scratch, or a re-initialized input scaler fitted on this data
     return task, dm
+
+
+def _from_checkpoint(cfg: RunConfig, implied: dict[str, Any]) -> Task:
+    """The task of ``cfg.run.init_from`` for this run's data: the checkpoint's architecture, a new head
+    when the data's number of classes differs, the run's optimizer and task settings."""
+    from zoo.checkpoint import read_card
+    from zoo.hub import folder_of, load_pretrained
+
+    folder, _ = folder_of(cfg.run.init_from)
+    card = read_card(folder)
+    if card["model"] != cfg.model:
+        raise ConfigError(f"init_from {cfg.run.init_from!r} is a {card['model']!r} checkpoint; the run trains "
+                          f"{cfg.model!r} (zoo train {card['model']} --init-from ...).")
+    overrides: dict[str, Any] = {}
+    n = implied.get("num_classes")
+    if n is not None and n != card["kwargs"].get("num_classes"):
+        overrides["num_classes"] = n
+    for key in ("in_features", "vocab_size", "src_vocab_size", "tgt_vocab_size"):
+        if key in implied and key in card["kwargs"] and implied[key] != card["kwargs"][key]:
+            overrides[key] = implied[key]  # the shape check names the layer, and reinit= lets it be re-initialized
+    if cfg.kind != card["task"]:
+        overrides["task"] = cfg.kind  # e.g. a multiclass checkpoint fine-tuned on binary data
+    task = load_pretrained(cfg.run.init_from, freeze=cfg.run.freeze, reinit=cfg.run.reinit, **overrides)
+    task.optim = cfg.optimizer  # the run's optimizer and schedule, not the checkpoint's
+    return task
 
 
 def train(

@@ -19,10 +19,11 @@ from __future__ import annotations
 
 from torch import nn
 
+from zoo.config import FREEZE
 from zoo.errors import ConfigError, check_choice, check_positive
 from zoo.layers import init_module_
 
-FREEZE = ("none", "backbone", "all")
+__all__ = ["FREEZE", "set_frozen", "unfreeze_top", "frozen_norms", "reset_head", "head_names", "backbone_blocks", "thaw"]
 _FROZEN = "zoo_frozen"
 """Attribute marking a batch-norm layer as frozen (read by the hook and :func:`frozen_norms`)."""
 
@@ -86,8 +87,13 @@ def unfreeze_top(task, k: int) -> None:
     if k > len(blocks):
         raise ConfigError(f"unfreeze_top: k must be at most {len(blocks)} (the backbone's blocks), got {k}.")
     for block in blocks[len(blocks) - k:]:
-        block.requires_grad_(True)
-        _mark_norms(block, False)
+        thaw(block)
+
+
+def thaw(module: nn.Module) -> None:
+    """Make ``module`` trainable again, its batch-norm statistics included."""
+    module.requires_grad_(True)
+    _mark_norms(module, False)
 
 
 def frozen_norms(model: nn.Module) -> list[nn.Module]:
