@@ -47,6 +47,10 @@ class TableOptions(CommonOptions):
     """Seed of the train/val/test split; None uses ``seed``."""
     limit: int | None = None
     """Keep only the first N training rows of the split (smoke runs, tests)."""
+    classes: tuple[str, ...] = ()
+    """Classification: keep these classes only (names or label numbers, e.g. sandal,shirt), relabelled 0..k-1 in this order."""
+    labelled: int | None = None
+    """Classification: keep this many labelled training examples (stratified by class, drawn with the seed)."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,10 @@ class ImageOptions(CommonOptions):
     """Keep only the first N training images of the split (smoke runs, tests)."""
     flatten: bool = False
     """Inputs (N, 784) instead of (N, 1, 28, 28)."""
+    classes: tuple[str, ...] = ()
+    """Classification: keep these classes only (names or label numbers, e.g. sandal,shirt), relabelled 0..k-1 in this order."""
+    labelled: int | None = None
+    """Classification: keep this many labelled training examples (stratified by class, drawn with the seed)."""
 
 
 @dataclass(frozen=True)

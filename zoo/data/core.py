@@ -183,3 +183,54 @@ def seeded_split(n: int, fractions: Sequence[float], seed: int) -> list[Tensor]:
         out.append(perm[start : start + s])
         start += s
     return out
+
+
+def restrict(dm: TensorDataModule, *, classes: Sequence[str] = (), labelled: int | None = None,
+             seed: int = 0) -> TensorDataModule:
+    """``dm`` with only ``classes`` (names or label numbers, in that order: labels become 0..k-1, names
+    kept) in every split, then ``labelled`` training examples (stratified by class, drawn with ``seed``
+    by scikit-learn's ``train_test_split``); validation and test keep every example of the classes.
+    The loader options ``classes=`` and ``labelled=`` of the classification datasets."""
+    if not classes and labelled is None:
+        return dm
+    info = dm.info
+    if info.kind != "multiclass":
+        raise ConfigError(f"classes= and labelled= apply to multiclass datasets; {info.name!r} is {info.kind}.")
+    splits = {s: tuple(t) for s, t in dm.splits.items()}
+    if classes:
+        names = list(info.class_names or (str(i) for i in range(info.num_classes)))
+        lower = [n.lower() for n in names]
+        chosen = []
+        for c in classes:
+            text = str(c).strip().lower()
+            if text not in lower:
+                raise ConfigError(f"classes names {str(c)!r}, which is not a class of {info.name}; "
+                                  f"its classes: {', '.join(names)}.")
+            chosen.append(lower.index(text))
+        if len(set(chosen)) != len(chosen) or len(chosen) < 2:
+            raise ConfigError(f"classes must name at least 2 different classes, got {list(classes)}.")
+        remap = torch.full((len(names),), -1, dtype=torch.long)
+        remap[torch.tensor(chosen)] = torch.arange(len(chosen))
+        for s, (x, y) in splits.items():
+            new = remap[y]
+            keep = new >= 0
+            splits[s] = (x[keep], new[keep])
+        info.class_names, info.num_classes = [names[i] for i in chosen], len(chosen)
+        info.extra["classes"] = list(info.class_names)
+    if labelled is not None:
+        x, y = splits["train"]
+        n, k = len(y), info.num_classes
+        if isinstance(labelled, bool) or not isinstance(labelled, int) or not k <= labelled <= n:
+            raise ConfigError(f"labelled must be an integer from {k} (one per class) to {n} (the training split of "
+                              f"{info.name}{' with these classes' if classes else ''}), got {labelled!r}.")
+        if labelled < n:
+            from sklearn.model_selection import train_test_split
+
+            rows, _ = train_test_split(range(n), train_size=labelled, stratify=y.numpy(), random_state=seed)
+            rows = torch.tensor(sorted(rows))
+            splits["train"] = (x[rows], y[rows])
+        info.extra["labelled"] = labelled
+    if "sizes" in info.extra:
+        info.extra["sizes"] = {s: int(t[0].shape[0]) for s, t in splits.items()}
+    return TensorDataModule(info, splits["train"], splits["val"], splits["test"], batch_size=dm.batch_size,
+                            eval_batch_size=dm.eval_batch_size, seed=dm.seed, drop_last=dm.drop_last)

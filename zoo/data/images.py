@@ -26,7 +26,7 @@ import torch
 
 from zoo.data.cards import get_card
 from zoo.data.catalogue import ImageOptions
-from zoo.data.core import DataInfo, TensorDataModule, seeded_split
+from zoo.data.core import DataInfo, TensorDataModule, restrict, seeded_split
 from zoo.data.files import fetch
 from zoo.data.registry import register_loader
 from zoo.errors import ConfigError, DataError, check_positive
@@ -104,6 +104,8 @@ def _idx_datamodule(
     val_size: int | None,
     limit: int | None,
     flatten: bool,
+    classes: tuple[str, ...] = (),
+    labelled: int | None = None,
 ) -> TensorDataModule:
     """The data module of an MNIST-layout dataset (28x28 uint8 images, idx files)."""
     card = get_card(name)
@@ -147,7 +149,7 @@ def _idx_datamodule(
             "pixel_scale": "uint8 / 255",
         },
     )
-    return TensorDataModule(
+    dm = TensorDataModule(
         info,
         tensors(train_images, train_labels, train_idx),
         tensors(train_images, train_labels, val_idx),
@@ -156,6 +158,7 @@ def _idx_datamodule(
         eval_batch_size=eval_batch_size,
         seed=seed,
     )
+    return restrict(dm, classes=classes, labelled=labelled, seed=seed)
 
 
 @register_loader("mnist")

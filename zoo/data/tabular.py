@@ -29,10 +29,10 @@ from sklearn.model_selection import train_test_split
 
 from zoo.data.cards import get_card
 from zoo.data.catalogue import TableOptions
-from zoo.data.core import DataInfo, TensorDataModule, seeded_split
+from zoo.data.core import DataInfo, TensorDataModule, restrict, seeded_split
 from zoo.data.files import fetch
 from zoo.data.registry import register_loader
-from zoo.errors import DataError, check_positive
+from zoo.errors import ConfigError, DataError, check_positive
 
 # ----------------------------------------------------------------------------- shared
 
@@ -118,6 +118,8 @@ def read_housing() -> pd.DataFrame:
 def california_housing(o: TableOptions) -> TensorDataModule:
     """The ``california_housing`` data module (declared, with its options, in ``zoo/data/catalogue.py``)."""
     name = "california_housing"
+    if o.classes or o.labelled is not None:
+        raise ConfigError(f"classes= and labelled= apply to multiclass datasets; {name!r} is regression.")
     batch_size, eval_batch_size, seed, limit = o.batch_size, o.eval_batch_size, o.seed, o.limit
     split_seed = seed if o.split_seed is None else o.split_seed
     frame = read_housing()
@@ -171,6 +173,8 @@ def _sklearn_datamodule(
     split_seed: int | None,
     limit: int | None,
     extra: dict[str, Any] | None = None,
+    classes: tuple[str, ...] = (),
+    labelled: int | None = None,
 ) -> TensorDataModule:
     """A data module from a scikit-learn ``Bunch`` (``data``, ``target``, ``feature_names``...)."""
     split_seed = seed if split_seed is None else split_seed
@@ -199,9 +203,8 @@ def _sklearn_datamodule(
     )
     if not classification:
         info.extra.update(_target_stats(y[train]))
-    return _datamodule(
-        info, x, y, (train, val, test), batch_size=batch_size, eval_batch_size=eval_batch_size, seed=seed
-    )
+    dm = _datamodule(info, x, y, (train, val, test), batch_size=batch_size, eval_batch_size=eval_batch_size, seed=seed)
+    return restrict(dm, classes=classes, labelled=labelled, seed=seed)
 
 
 @register_loader("digits")
