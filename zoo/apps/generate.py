@@ -59,7 +59,7 @@ def add_commands(sub: Any, argv: list[str]) -> None:
         help="sample text from a character language-model checkpoint",
         description="Continue PROMPT with LENGTH characters sampled from a char_* checkpoint.",
     )
-    p.add_argument("checkpoint", help="checkpoint folder (holding card.json), or a run folder holding checkpoint/")
+    p.add_argument("checkpoint", help="a pretrained id (zoo pretrained list), a checkpoint folder, or a run folder holding checkpoint/")
     p.add_argument("--prompt", required=True, help="text to continue (characters seen in training only)")
     p.add_argument("--length", type=int, default=200, help="characters to generate (default: 200)")
     p.add_argument("--temperature", type=float, default=1.0,

@@ -1,5 +1,6 @@
-"""The one way an app opens a checkpoint: a checkpoint folder or a run folder holding
-``checkpoint/``, its card checked for the app's task before any weight is read."""
+"""The one way an app opens a checkpoint: a pretrained id (``zoo pretrained list``), a checkpoint
+folder or a run folder holding ``checkpoint/``, its card checked for the app's task before any
+weight is read."""
 
 from __future__ import annotations
 
@@ -10,7 +11,12 @@ from zoo.errors import CheckpointError
 
 
 def checkpoint_folder(path: str | Path) -> Path:
-    """``path``, or ``path/checkpoint`` when ``path`` is a run folder of ``zoo train``."""
+    """The verified folder of a pretrained id (zoo/hub.py), else ``path``, or ``path/checkpoint`` when
+    ``path`` is a run folder of ``zoo train``; a name that is neither an id nor a folder lists the ids."""
+    from zoo.hub import folder_of
+
+    if not Path(path).exists():
+        return folder_of(str(path))[0]  # an id (found, verified, downloaded if need be) or one line naming close ids
     folder = Path(path)
     if folder.is_dir() and not (folder / CARD).exists() and (folder / "checkpoint" / CARD).exists():
         folder = folder / "checkpoint"

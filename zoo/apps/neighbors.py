@@ -16,12 +16,12 @@ from zoo.errors import check_positive
 def add_commands(sub: Any, argv: list[str]) -> None:
     """``zoo neighbors CHECKPOINT WORD...`` and ``zoo analogy CHECKPOINT A B C``."""
     p = sub.add_parser("neighbors", help="nearest neighbours of words in a trained word2vec checkpoint")
-    p.add_argument("checkpoint", help="checkpoint folder, or a run folder holding checkpoint/")
+    p.add_argument("checkpoint", help="a pretrained id (zoo pretrained list), a checkpoint folder, or a run folder holding checkpoint/")
     p.add_argument("words", nargs="+", help="words to look up")
     p.add_argument("--top", type=int, default=10, help="neighbours per word (default: 10)")
     p.set_defaults(run=cmd_neighbors)
     p = sub.add_parser("analogy", help="a is to b as c is to ? (3CosAdd) with a trained word2vec checkpoint")
-    p.add_argument("checkpoint", help="checkpoint folder, or a run folder holding checkpoint/")
+    p.add_argument("checkpoint", help="a pretrained id (zoo pretrained list), a checkpoint folder, or a run folder holding checkpoint/")
     p.add_argument("a")
     p.add_argument("b")
     p.add_argument("c")

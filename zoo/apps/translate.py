@@ -86,7 +86,7 @@ def add_commands(sub: Any, argv: list[str]) -> None:
         help="translate a sentence with a seq2seq checkpoint",
         description="Translate SENTENCE with the seq2seq model in CHECKPOINT (a checkpoint folder or a zoo train run folder).",
     )
-    p.add_argument("checkpoint", help="checkpoint folder (holding card.json), or a run folder holding checkpoint/")
+    p.add_argument("checkpoint", help="a pretrained id (zoo pretrained list), a checkpoint folder, or a run folder holding checkpoint/")
     p.add_argument("sentence", help="the sentence to translate (quote it)")
     p.add_argument("--beam", type=int, default=1, help="beam width; 1 = greedy decoding (default: 1)")
     p.add_argument("--length-penalty", "--length_penalty", dest="length_penalty", type=float, default=1.0,
