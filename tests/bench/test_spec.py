@@ -174,7 +174,7 @@ def test_problem_mapping_with_tag_and_params():
         ({"fixed": {"seed": 3}}, r"fixed.seed: 'seed' cannot be set here"),
         ({"problems": ["mlp_tiny"]}, r"problems\[0\]: a problem is <model>-<dataset>"),
         ({"problems": ["mlp_tiny-digitz"]}, r"problems\[0\]: unknown dataset 'digitz'. Did you mean 'digits'"),
-        ({"data_options": {"limt": 3}}, r"data_options.limt: unknown option for dataset 'digits' 'limt'. Did you mean 'limit'\? Allowed: eval_batch_size, limit, split_seed\."),
+        ({"data_options": {"limt": 3}}, r"data_options.limt: unknown option for dataset 'digits' 'limt'. Did you mean 'limit'\? Allowed: classes, eval_batch_size, labelled, limit, split_seed\."),
         ({"budget": {"max_epoch": 1}}, r"budget.max_epoch: unknown key \(allowed: max_epochs, max_steps, max_time\)"),
         ({"budget": {}}, r"budget: a study needs a budget"),
         ({"seeds": [1, 1]}, r"seeds: lists a seed twice"),

@@ -55,7 +55,7 @@ def test_unknown_option_lists_allowed_ones() -> None:
         load("digits", batchsize=8)
     message = str(info.value)
     assert "Did you mean 'batch_size'" in message
-    assert "Allowed: batch_size, eval_batch_size, limit, seed, split_seed." in message
+    assert "Allowed: batch_size, classes, eval_batch_size, labelled, limit, seed, split_seed." in message
 
 
 @dataclasses.dataclass(frozen=True)
@@ -116,7 +116,8 @@ def test_declared_options_match_the_types_a_configuration_checks() -> None:
 
     kind, types = dataset_kind_and_options("mnist")
     assert kind == "multiclass"
-    assert types == {"eval_batch_size": int, "flatten": bool, "limit": int | None, "split_seed": int | None, "val_size": int | None}
+    assert types == {"eval_batch_size": int, "flatten": bool, "limit": int | None, "split_seed": int | None, "val_size": int | None,
+                     "classes": tuple[str, ...], "labelled": int | None}
     assert get_dataset("shakespeare_sample").options["train_chars"].default == 32_000
     assert get_dataset("shakespeare").options["train_chars"].default == 1_000_000
     assert get_dataset("spa_eng").options["val_size"].default == 9_482
