@@ -275,6 +275,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     import json
 
     from zoo.checkpoint import read_card
+    from zoo.errors import ConfigError
     from zoo.hub import folder_of, load_pretrained
     from zoo.training import headline, load_data
 
@@ -282,16 +283,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     card = read_card(folder)
     data = args.data or (card.get("data") or {}).get("name")
     if not data:
-        from zoo.errors import ConfigError
-
         raise ConfigError(f"{args.source} does not record its dataset; pass --data NAME.")
     same = data == (card.get("data") or {}).get("name")
     options = dict(card.get("data_options") or {}) if same else {}
     dm = load_data(data, batch_size=card.get("batch_size") or 256, seed=card.get("seed", 0), data_options=options)
     n = dm.info.num_classes
     if not same and n is not None and n != card["kwargs"].get("num_classes"):
-        from zoo.errors import ConfigError
-
         raise ConfigError(f"{args.source} predicts {card['kwargs'].get('num_classes')} classes; {data!r} has {n}: "
                           "fine-tune it first (zoo finetune).")
     task = load_pretrained(args.source)

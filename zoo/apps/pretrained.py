@@ -66,7 +66,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         "  made with   " + ", ".join(f"{k} {v}" for k, v in e.versions.items()),
         *(f"  file        {f.path}  {f.size:,} bytes  sha256 {f.sha256}" for f in e.files),
         f"  found at    {where(e)}",
-        f"  use         " + (f"zoo finetune {e.id} --data DATA [--classes ...] [--labelled N]   or   "
+        "  use         " + (f"zoo finetune {e.id} --data DATA [--classes ...] [--labelled N]   or   "
                              f"zoo.create({e.model!r}, pretrained={e.id!r}, num_classes=..., freeze='backbone')"
                              if e.classes else f"zoo.load_pretrained({e.id!r})   or   zoo train {e.model} "
                              f"--init-from {e.id} --data DATA"),
