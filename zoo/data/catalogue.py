@@ -71,6 +71,8 @@ class ImageOptions(CommonOptions):
     """Classification: keep these classes only (names or label numbers, e.g. sandal,shirt), relabelled 0..k-1 in this order."""
     labelled: int | None = None
     """Classification: keep this many labelled training examples (stratified by class, drawn with the seed)."""
+    augment: str = "none"
+    """Training batches only: none, shift (up to 2 pixels each way) or shift_flip (also mirror half the images)."""
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ so it grows as batches shrink or samples get cheaper.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -73,6 +73,7 @@ class TensorBatches:
         shuffle: bool = False,
         drop_last: bool = False,
         seed: int = 0,
+        transform: Callable[[Tensor], Tensor] | None = None,
     ):
         check_positive("batch_size", batch_size, integer=True)
         n = tensors[0].shape[0]
@@ -84,6 +85,8 @@ class TensorBatches:
         self.shuffle = shuffle
         self.drop_last = drop_last
         self.generator = torch.Generator().manual_seed(seed)
+        self.transform = transform
+        """Applied to the inputs (the first tensor) of every batch: training-time augmentation."""
 
     def __len__(self) -> int:
         if self.drop_last:
@@ -91,6 +94,13 @@ class TensorBatches:
         return -(-self.n // self.batch_size)
 
     def __iter__(self) -> Iterator[tuple[Tensor, ...]]:
+        if self.transform is None:
+            yield from self._batches()
+        else:
+            for x, *rest in self._batches():
+                yield (self.transform(x), *rest)
+
+    def _batches(self) -> Iterator[tuple[Tensor, ...]]:
         bs = self.batch_size
         if self.shuffle:
             order = torch.randperm(self.n, generator=self.generator)
@@ -120,6 +130,7 @@ class TensorDataModule(L.LightningDataModule):
         eval_batch_size: int = 1024,
         seed: int = 0,
         drop_last: bool = False,
+        augment: Callable[[Tensor], Tensor] | None = None,
     ):
         super().__init__()
         check_positive("batch_size", batch_size, integer=True)
@@ -133,6 +144,8 @@ class TensorDataModule(L.LightningDataModule):
         self.eval_batch_size = int(eval_batch_size)
         self.seed = seed
         self.drop_last = drop_last
+        self.augment = augment
+        """Transform of the training inputs (``zoo.data.augment``); evaluation data is never augmented."""
         self._train_batches: TensorBatches | None = None
 
     # Inputs are the first tensor of a split; targets the last.
@@ -153,7 +166,8 @@ class TensorDataModule(L.LightningDataModule):
         # One object for the whole run, so its generator advances epoch after epoch.
         if self._train_batches is None or self._train_batches.batch_size != self.batch_size:
             self._train_batches = TensorBatches(
-                self.splits["train"], self.batch_size, shuffle=True, drop_last=self.drop_last, seed=self.seed
+                self.splits["train"], self.batch_size, shuffle=True, drop_last=self.drop_last, seed=self.seed,
+                transform=self.augment,
             )
         return self._train_batches
 
@@ -233,4 +247,5 @@ def restrict(dm: TensorDataModule, *, classes: Sequence[str] = (), labelled: int
     if "sizes" in info.extra:
         info.extra["sizes"] = {s: int(t[0].shape[0]) for s, t in splits.items()}
     return TensorDataModule(info, splits["train"], splits["val"], splits["test"], batch_size=dm.batch_size,
-                            eval_batch_size=dm.eval_batch_size, seed=dm.seed, drop_last=dm.drop_last)
+                            eval_batch_size=dm.eval_batch_size, seed=dm.seed, drop_last=dm.drop_last,
+                            augment=dm.augment)

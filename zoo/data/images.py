@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from zoo.data.augment import make_augment
 from zoo.data.cards import get_card
 from zoo.data.catalogue import ImageOptions
 from zoo.data.core import DataInfo, TensorDataModule, restrict, seeded_split
@@ -106,6 +107,7 @@ def _idx_datamodule(
     flatten: bool,
     classes: tuple[str, ...] = (),
     labelled: int | None = None,
+    augment: str = "none",
 ) -> TensorDataModule:
     """The data module of an MNIST-layout dataset (28x28 uint8 images, idx files)."""
     card = get_card(name)
@@ -115,6 +117,7 @@ def _idx_datamodule(
     check_positive("split_seed", split_seed, allow_zero=True, integer=True)
     if limit is not None:
         check_positive("limit", limit, integer=True)
+    transform = make_augment(augment, seed=seed, image_shape=(1, 28, 28))
 
     train_images, train_labels = _read_split(name, "train", len(class_names))
     test_images, test_labels = _read_split(name, "t10k", len(class_names))
@@ -147,6 +150,7 @@ def _idx_datamodule(
             "limit": limit,
             "sizes": {"train": len(train_idx), "val": len(val_idx), "test": len(test_images)},
             "pixel_scale": "uint8 / 255",
+            **({"augment": augment} if transform is not None else {}),
         },
     )
     dm = TensorDataModule(
@@ -157,6 +161,7 @@ def _idx_datamodule(
         batch_size=batch_size,
         eval_batch_size=eval_batch_size,
         seed=seed,
+        augment=transform,
     )
     return restrict(dm, classes=classes, labelled=labelled, seed=seed)
 
