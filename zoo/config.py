@@ -8,7 +8,7 @@ keyword arguments, study axes and recipe keys, sorted into a :class:`RunConfig`'
     optimizer  zoo.optim.OptimConfig (optimizer, lr, schedule, ...)
     loop       LoopConfig below (max_epochs, patience, clip_norm, ...)
     data       DataConfig below (dataset name, loader options, batch size)
-    run        RunSettings below (seed, threads, logger, init_from, freeze, reinit)
+    run        RunSettings below (seed, threads, logger, init_from, freeze, reinit, unfreeze_top, unfreeze_epoch)
 
 Every value passes through :func:`zoo.values.coerce` (the one parser: typed values, or the CLI's text
 with ``text=True``), then the owning dataclass's ``__post_init__`` (the one validator): a mistake
@@ -218,12 +218,20 @@ class RunSettings:
     """With init_from: none, backbone (train only the head) or all."""
     reinit: tuple[str, ...] = ()
     """With init_from: layers re-initialized, not loaded (e.g. the input layer for other features)."""
+    unfreeze_top: int = 0
+    """With a frozen backbone: thaw its top K blocks (batch-norm statistics included) at unfreeze_epoch."""
+    unfreeze_epoch: int = 1
+    """The epoch whose start thaws the unfreeze_top blocks (1 = from the start; gradual unfreezing after that)."""
 
     def __post_init__(self) -> None:
         check_seed("seed", self.seed)
         check_choice("freeze", self.freeze, FREEZE)
         if not self.init_from and (self.freeze != "none" or self.reinit):
             raise ConfigError(f"freeze={self.freeze!r} and reinit={list(self.reinit)} need init_from (a checkpoint).")
+        check_positive("unfreeze_top", self.unfreeze_top, allow_zero=True, integer=True)
+        check_positive("unfreeze_epoch", self.unfreeze_epoch, integer=True)
+        if self.unfreeze_top and self.freeze == "none":
+            raise ConfigError(f"unfreeze_top={self.unfreeze_top} thaws frozen blocks: it needs freeze=backbone or all.")
         if isinstance(self.threads, bool) or not isinstance(self.threads, int) or not 0 <= self.threads <= THREADS_MAX:
             raise ConfigError(f"threads must be an integer in [0, {THREADS_MAX}], got {self.threads!r}.")
         check_choice("logger", self.logger, LOGGERS)
