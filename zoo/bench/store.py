@@ -37,6 +37,7 @@ How writers never corrupt each other, on one machine or many sharing a filesyste
 from __future__ import annotations
 
 import contextlib
+import json
 import errno
 import os
 import secrets
@@ -207,17 +208,32 @@ class Store:
                 tmp_study.unlink(missing_ok=True)
 
     def _check_same(self, identity: str) -> None:
-        path = self.dir / "study.json"
+        changed = self.differences(identity)
+        if changed:
+            raise StudyMismatchError(
+                f"{self.dir} holds another version of study {self.name!r}: {'; '.join(changed[:4])}"
+                f"{f' (and {len(changed) - 4} more)' if len(changed) > 4 else ''}. Results of two versions are never "
+                "mixed: run with --new-version (a store of its own), choose another --out, or move that folder away. "
+                "Nothing was changed."
+            )
+
+    def differences(self, identity: str) -> list[str]:
+        """How the study stored here differs from the study of ``identity`` (``Study.identity``), as
+        ``path: stored -> new`` lines; empty when they are the same or nothing is stored yet."""
+        path = self.dir / STUDY
+        if not path.exists():
+            return []
         try:
             old = _json_read(path)
         except (OSError, ValueError) as e:
             raise StudyMismatchError(f"{path} is unreadable ({e}); move that folder away or choose another --out.") from None
-        if old.get("identity") != identity:
-            raise StudyMismatchError(
-                f"{self.dir} holds a different study named {self.name!r} (its settings differ from this file's); "
-                "results of two studies are never mixed: rename the study, choose another --out, or move that folder away. "
-                "Nothing was changed."
-            )
+        stored = old.get("identity") if isinstance(old, dict) else None
+        if stored == identity:
+            return []
+        try:
+            return _differences(json.loads(stored), json.loads(identity)) or ["its settings differ from this file's"]
+        except (TypeError, ValueError):
+            return ["its settings differ from this file's"]
 
     def read_study(self) -> dict[str, Any]:
         path = self.dir / STUDY
@@ -581,3 +597,26 @@ class Snapshot:
         for c in self.cells:
             counts[c.status] = counts.get(c.status, 0) + 1
         return counts
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"))
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _differences(old: Any, new: Any, path: str = "") -> list[str]:
+    """Where two JSON documents differ: ``path: old -> new`` (added and removed keys say so)."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        out: list[str] = []
+        for k in sorted(set(old) | set(new), key=str):
+            p = f"{path}.{k}" if path else str(k)
+            if k not in old:
+                out.append(f"{p} added ({_short(new[k])})")
+            elif k not in new:
+                out.append(f"{p} removed (was {_short(old[k])})")
+            else:
+                out += _differences(old[k], new[k], p)
+        return out
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        return [d for i, (a, b) in enumerate(zip(old, new)) for d in _differences(a, b, f"{path}[{i}]")]
+    return [f"{path}: {_short(old)} -> {_short(new)}"] if old != new else []
