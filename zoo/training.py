@@ -69,6 +69,9 @@ def load_data(data: str, *, batch_size: int, seed: int, data_options: dict[str, 
 
 def prepare(cfg: RunConfig) -> tuple[Task, Any]:
     """Seed, load the data, build the task for it: what a run and a range test start from."""
+    if cfg.run.init_from and ("init_embeddings" in cfg.model_settings or "freeze_embeddings" in cfg.model_settings):
+        raise ConfigError("init_embeddings starts the word embeddings from word2vec, init_from the whole model from a "
+                          f"checkpoint ({cfg.run.init_from!r}); use one of them.")
     seed_everything(cfg.run.seed)
     dm = load_data(cfg.data.data, batch_size=cfg.data.batch_size, seed=cfg.run.seed, data_options=cfg.data.data_options)
     info = dm.info
@@ -80,6 +83,11 @@ def prepare(cfg: RunConfig) -> tuple[Task, Any]:
     model_config = getattr(task.model, "config", None)
     if model_config is not None:
         check_combination(model_config, cfg.data)  # with the builder's own defaults, now known
+    if not cfg.run.init_from and getattr(model_config, "init_embeddings", ""):
+        from zoo.embeddings import apply
+
+        apply(task, model_config.init_embeddings, side=model_config.init_embeddings_side,
+              freeze=model_config.freeze_embeddings, info=info, train=getattr(dm, "splits", {}).get("train"))
     task.data_info = info
     task.zoo_spec.update(data=cfg.data.data, seed=cfg.run.seed, batch_size=cfg.data.batch_size,
                          data_options=cfg.data.data_options)
