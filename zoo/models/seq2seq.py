@@ -92,8 +92,6 @@ class Seq2SeqConfig:
         check_positive("attention_dim", self.attention_dim, allow_zero=True, integer=True)
         check_fraction("dropout", self.dropout)
         check_choice("init_embeddings_side", self.init_embeddings_side, EMBEDDING_SIDES)
-        if self.freeze_embeddings and not self.init_embeddings:
-            raise ConfigError("freeze_embeddings needs init_embeddings (a word2vec checkpoint to start the embeddings from).")
         if self.bidirectional and self.hidden % 2:
             raise ConfigError(f"a bidirectional encoder splits hidden in two directions, so hidden must be even, got {self.hidden}.")
 
