@@ -28,7 +28,7 @@ import torch
 
 from zoo.checkpoint import load_state, read_card
 from zoo.data.vocab import UNK, Vocab
-from zoo.errors import ConfigError, UnknownNameError, ZooError
+from zoo.errors import ConfigError, UnknownNameError, ZooError, check_choice
 from zoo.hub import folder_of
 from zoo.models.seq2seq import EMBEDDING_SIDES as SIDES
 _SIDE = {"source": ("src_vocab", "encoder", 0), "target": ("tgt_vocab", "decoder", 1)}
@@ -93,8 +93,7 @@ def apply(task: Any, source: str, *, side: str, freeze: bool, info: Any, train: 
     token coverage. Returns the coverage report, also stored in ``task.zoo_spec["embeddings"]``."""
     from zoo.data.translation import tokenizer
 
-    if side not in SIDES:
-        raise ConfigError(f"init_embeddings_side must be one of {', '.join(SIDES)}, got {side!r}.")
+    check_choice("init_embeddings_side", side, SIDES)
     w2v, vectors, report = word_vectors(source)
     fold = tokenizer(info.extra.get("tokenizer", "words"))
     report.update(side=side, frozen=bool(freeze), dim=int(vectors.shape[1]))

@@ -21,6 +21,9 @@ attention scores; target padding is excluded from the loss, and the decoder is
 causal. ``tests/models/test_seq2seq.py`` checks that outputs do not depend on
 the amount of padding.
 
+Word embeddings can start from a word2vec checkpoint's vectors (``init_embeddings``,
+``init_embeddings_side``, ``freeze_embeddings``): :mod:`zoo.embeddings`, applied when the data is known.
+
 Token ids: ``<pad>`` = 0 and ``<unk>`` = 1 on both sides, ``<bos>`` = 2 and
 ``<eos>`` = 3 on the target side (``zoo/data/vocab.py``; ``zoo/data/translation.py`` builds the vocabularies).
 
