@@ -239,6 +239,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     res = train(model, cfg.data.data, out_dir=out, on_ready=ready, file=file, **flags)
     f = res.fit
+    if "embeddings" in res.task.zoo_spec:
+        from zoo.embeddings import describe
+
+        print(describe(res.task.zoo_spec["embeddings"]))
     print(f"stopped: {f.stop_reason} after {len(f.history)} epochs, {f.steps} steps ({f.steps_per_epoch} per epoch); "
           f"best epoch {f.best_epoch} ({f.monitor} {f.best_score:.4g}); {f.throughput:,.0f} samples/s; {res.seconds:.1f} s")
     for split in ("val", "test"):

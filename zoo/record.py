@@ -88,7 +88,8 @@ FIELDS: dict[str, dict[str, Any]] = {
              "peak_memory_mb": None},
 }
 """Keys of one kind only. Cells may also carry ``peak_memory_kind``, ``epochs``, ``tuned``
-(values a tuner chose, e.g. ``{"lr": ...}``) and ``target_reached``."""
+(values a tuner chose, e.g. ``{"lr": ...}``), ``target_reached`` and ``embeddings`` (the word2vec
+coverage report of ``zoo/embeddings.py``, also in a run's ``spec``)."""
 
 
 class RecordError(ValueError):

@@ -69,6 +69,7 @@ def load_data(data: str, *, batch_size: int, seed: int, data_options: dict[str, 
 
 def prepare(cfg: RunConfig) -> tuple[Task, Any]:
     """Seed, load the data, build the task for it: what a run and a range test start from."""
+    _check_embeddings(cfg)
     seed_everything(cfg.run.seed)
     dm = load_data(cfg.data.data, batch_size=cfg.data.batch_size, seed=cfg.run.seed, data_options=cfg.data.data_options)
     info = dm.info
@@ -82,6 +83,11 @@ def prepare(cfg: RunConfig) -> tuple[Task, Any]:
     model_config = getattr(task.model, "config", None)
     if model_config is not None:
         check_combination(model_config, cfg.data)  # with the builder's own defaults, now known
+    if not cfg.run.init_from and getattr(model_config, "init_embeddings", ""):
+        from zoo.embeddings import apply
+
+        apply(task, model_config.init_embeddings, side=model_config.init_embeddings_side,
+              freeze=model_config.freeze_embeddings, info=info, train=getattr(dm, "splits", {}).get("train"))
     task.data_info = info
     task.zoo_spec.update(data=cfg.data.data, seed=cfg.run.seed, batch_size=cfg.data.batch_size,
                          data_options=cfg.data.data_options)
@@ -90,6 +96,16 @@ def prepare(cfg: RunConfig) -> tuple[Task, Any]:
     else:
         task.prepare_data_stats(dm)  # from scratch, or a re-initialized input scaler fitted on this data
     return task, dm
+
+
+def _check_embeddings(cfg: RunConfig) -> None:
+    """The word2vec settings of a translator (zoo/embeddings.py) that are each valid but not together."""
+    chosen = cfg.model_settings
+    if cfg.run.init_from and ("init_embeddings" in chosen or "freeze_embeddings" in chosen):
+        raise ConfigError("init_embeddings starts the word embeddings from word2vec, init_from the whole model from a "
+                          f"checkpoint ({cfg.run.init_from!r}); use one of them.")
+    if chosen.get("freeze_embeddings") and not chosen.get("init_embeddings"):
+        raise ConfigError("freeze_embeddings needs init_embeddings (a word2vec checkpoint to start the embeddings from).")
 
 
 def _from_checkpoint(cfg: RunConfig, implied: dict[str, Any]) -> Task:
