@@ -37,8 +37,8 @@ How writers never corrupt each other, on one machine or many sharing a filesyste
 from __future__ import annotations
 
 import contextlib
-import json
 import errno
+import json
 import os
 import secrets
 import shutil
@@ -51,6 +51,7 @@ from pathlib import Path
 from typing import Any
 
 from zoo import record
+from zoo.bench.cells import differences
 from zoo.errors import DataError, ZooError
 from zoo.record import FAILED, PENDING, STATUSES, CellRecord
 from zoo.errors import writing
@@ -228,10 +229,8 @@ class Store:
         except (OSError, ValueError) as e:
             raise StudyMismatchError(f"{path} is unreadable ({e}); move that folder away or choose another --out.") from None
         stored = old.get("identity") if isinstance(old, dict) else None
-        if stored == identity:
-            return []
         try:
-            return _differences(json.loads(stored), json.loads(identity)) or ["its settings differ from this file's"]
+            return [] if stored == identity else differences(json.loads(stored), json.loads(identity)) or ["its settings differ"]
         except (TypeError, ValueError):
             return ["its settings differ from this file's"]
 
@@ -598,25 +597,3 @@ class Snapshot:
             counts[c.status] = counts.get(c.status, 0) + 1
         return counts
 
-
-def _short(value: Any) -> str:
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"))
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _differences(old: Any, new: Any, path: str = "") -> list[str]:
-    """Where two JSON documents differ: ``path: old -> new`` (added and removed keys say so)."""
-    if isinstance(old, dict) and isinstance(new, dict):
-        out: list[str] = []
-        for k in sorted(set(old) | set(new), key=str):
-            p = f"{path}.{k}" if path else str(k)
-            if k not in old:
-                out.append(f"{p} added ({_short(new[k])})")
-            elif k not in new:
-                out.append(f"{p} removed (was {_short(old[k])})")
-            else:
-                out += _differences(old[k], new[k], p)
-        return out
-    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
-        return [d for i, (a, b) in enumerate(zip(old, new)) for d in _differences(a, b, f"{path}[{i}]")]
-    return [f"{path}: {_short(old)} -> {_short(new)}"] if old != new else []
