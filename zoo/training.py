@@ -123,9 +123,9 @@ def _from_checkpoint(cfg: RunConfig, implied: dict[str, Any]) -> Task:
     n = implied.get("num_classes")
     if n is not None and n != card["kwargs"].get("num_classes"):
         overrides["num_classes"] = n
-    for key in ("in_features", "vocab_size", "src_vocab_size", "tgt_vocab_size"):
-        if key in implied and key in card["kwargs"] and implied[key] != card["kwargs"][key]:
-            overrides[key] = implied[key]  # the shape check names the layer, and reinit= lets it be re-initialized
+    for key, value in implied.items():  # the shapes this data implies (input features, channels, vocabularies)
+        if key != "num_classes" and key in card["kwargs"] and value != card["kwargs"][key]:
+            overrides[key] = value  # the shape check names the layer, and reinit= lets it be re-initialized
     if cfg.kind != card["task"]:
         overrides["task"] = cfg.kind  # e.g. a multiclass checkpoint fine-tuned on binary data
     task = load_pretrained(cfg.run.init_from, freeze=cfg.run.freeze, reinit=cfg.run.reinit, **overrides)
