@@ -294,6 +294,4 @@ def fit(
     if best_state is not None and res.best_epoch != len(res.history):
         task.load_state_dict(best_state)
     res.throughput = timed_samples / timed_seconds if timed_seconds > 0 else res.samples / max(res.train_seconds, 1e-9)
-    for logger in loggers:
-        logger.finalize("success" if res.stop_reason != "diverged" else "failed")
-    return res
+    return res  # the loggers stay open: whoever made them logs the final metrics and finalizes them

@@ -174,11 +174,24 @@ def train(
         metrics[split] = m
         if split == "test":
             predictions = out
+    _log_final(loggers, metrics, len(result.history), result.diverged)
     recorded = cfg.to_dict(model_config=getattr(task.model, "config", None))
     res = TrainResult(task, dm, result, metrics, predictions, run_dir, time.perf_counter() - t0, recorded)
     if run_dir is not None:
         write_run(res, save=save and not result.diverged)  # a diverged run leaves no checkpoint to load
     return res
+
+
+def _log_final(loggers: list[Any], metrics: dict[str, Any], epoch: int, diverged: bool) -> None:
+    """The final validation and test metrics (scalars) to TensorBoard and W&B, then close the loggers.
+    The CSV logger's metrics.csv stays one row per epoch; result.json holds the final metrics."""
+    from lightning.pytorch.loggers import CSVLogger
+
+    final = {f"{split}/{k}": v for split, m in metrics.items() for k, v in headline(m).items()}
+    for lg in loggers:
+        if not isinstance(lg, CSVLogger):
+            lg.log_metrics(final, step=epoch)
+        lg.finalize("failed" if diverged else "success")
 
 
 def _loggers(kind: str, run_dir: Path, name: str) -> list[Any]:
@@ -192,7 +205,7 @@ def _loggers(kind: str, run_dir: Path, name: str) -> list[Any]:
         try:
             from lightning.pytorch.loggers import TensorBoardLogger
 
-            return [TensorBoardLogger(run_dir, name="tensorboard", version="")]
+            return [TensorBoardLogger(run_dir, name="tensorboard", version="", default_hp_metric=False)]  # no -1 placeholder
         except (ModuleNotFoundError, ImportError):
             raise ConfigError("logger 'tensorboard' needs the tensorboard package: pip install 'zoobench[tensorboard]'.") from None
     try:
