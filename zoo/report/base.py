@@ -21,8 +21,11 @@ MAX_DIVERGED_CURVES = 20
 class Sections:
     """The state a report is built from, and the helpers its sections share."""
 
-    def __init__(self, store: T.Snapshot, table: T.Table, verdicts: list[S.Verdict], out: Path, command: str):
+    def __init__(self, store: T.Snapshot, table: T.Table, verdicts: list[S.Verdict], out: Path, command: str,
+                 *, svg: bool = False):
         self.store, self.table, self.verdicts, self.out, self.command = store, table, verdicts, out, command
+        self.svg = svg
+        """Also write every figure as SVG (``zoo report --svg``); PNG only otherwise."""
         self.rows = table.rows
         self.fig_dir = out / "figures"
         self.figures: list[str] = []
@@ -36,10 +39,12 @@ class Sections:
     def figure(self, fig: Any, name: str, caption: str) -> D.Figure:
         from zoo.report import figures as F
 
-        png, svg = F.render(fig)
+        png, svg = F.render(fig, svg=self.svg)
         self.figures.append(name)
-        self.figure_files[f"{name}.png"], self.figure_files[f"{name}.svg"] = png, svg
-        return D.Figure(name, caption, png)
+        self.figure_files[f"{name}.png"] = png
+        if svg is not None:
+            self.figure_files[f"{name}.svg"] = svg
+        return D.Figure(name, caption, png, svg=svg is not None)
 
     def verdict_of(self, problem: str, axis: str | None = None) -> S.Verdict | None:
         axis = axis if axis is not None else self.axis

@@ -1,7 +1,7 @@
 """``zoo report``: turn a study's results store into ``reports/<study>/``.
 
-Writes ``README.md`` (renders on a code host), ``index.html`` (self-contained: figures
-embedded, no network), ``figures/*.png|svg``, ``results.csv`` (one row per cell, full
+Writes ``README.md`` (renders on a code host), ``index.html`` (self-contained: each figure
+embedded once, no network), ``figures/*.png`` (and ``*.svg`` with ``svg=True``), ``results.csv`` (one row per cell, full
 precision), ``per_class.csv`` and ``verdict.csv``. Everything is computed from the store
 (zoo/report/tables.py, stats.py, curves.py); no model code is imported, and running it again
 on the same store writes the same files. The files are written together: each to a temporary
@@ -43,11 +43,13 @@ from zoo.report import tables as T
 from zoo.report.base import class_names
 from zoo.report.detail import FAMILY_TITLES, DetailSections
 from zoo.report.dynamics import DynamicsSections
-from zoo.report.fmt import fmt
+from zoo.report.fmt import fmt, fmt_seconds
 from zoo.report.verdict import VerdictSections
 
 ENV_SKIP = ("pid",)
 """env.json keys that differ per process and say nothing about the environment."""
+GIT_KEYS = ("git_commit", "git_dirty")
+"""env.json keys of the code's version, said in words (``_Builder.code_version``)."""
 
 
 # ------------------------------------------------------------------------------------------
@@ -69,11 +71,13 @@ class Report:
 
 
 def build_report(runs_dir: str | Path, out_dir: str | Path | None = None, *, metric: str | None = None,
-                 wandb: bool = False, wandb_project: str | None = None, command: str | None = None) -> Report:
+                 wandb: bool = False, wandb_project: str | None = None, command: str | None = None,
+                 svg: bool = False) -> Report:
     """Write the report of the store ``runs_dir`` into ``out_dir`` (default ``reports/<study>``).
 
     ``metric`` overrides the headline metric (without stage prefix, e.g. ``f1``); ``wandb``
-    also logs every finished cell as a W&B run (offline unless ``WANDB_MODE`` says otherwise).
+    also logs every finished cell as a W&B run (offline unless ``WANDB_MODE`` says otherwise);
+    ``svg`` also writes every figure as SVG (PNG only by default).
     """
     t0 = time.perf_counter()
     if out_dir is not None:
@@ -83,9 +87,11 @@ def build_report(runs_dir: str | Path, out_dir: str | Path | None = None, *, met
     verdicts = S.verdicts(table, metric)  # refuses a --metric the store does not have
     out = Path(out_dir) if out_dir is not None else Path("reports") / store.name
     check_output_dir(out)
-    command = command or f"zoo report {runs_dir}" + (f" --out {out_dir}" if out_dir is not None else "") + \
-        (f" --metric {metric}" if metric else "")
-    builder = _Builder(store, table, verdicts, out, command)
+    options = (f" --out {out_dir}" if out_dir is not None else "") + (f" --metric {metric}" if metric else "") + \
+        (" --svg" if svg else "")
+    command = command or f"zoo report {runs_dir}{options}"
+    builder = _Builder(store, table, verdicts, out, command, svg=svg)
+    builder.options = options
     doc = builder.build()
     files = builder.write(doc)
     report = Report(out, files, 0.0, len(store.cells), verdicts)
@@ -99,6 +105,9 @@ def build_report(runs_dir: str | Path, out_dir: str | Path | None = None, *, met
 
 class _Builder(VerdictSections, DetailSections, DynamicsSections):
     """The report of one store: its sections in order, and the files written."""
+
+    options = ""
+    """The ``zoo report`` options this report was written with (``--out``, ``--metric``, ``--svg``)."""
 
     # ---------------------------------------------------------------------------- sections
     def build(self) -> D.Document:
@@ -142,8 +151,23 @@ class _Builder(VerdictSections, DetailSections, DynamicsSections):
         nui = [a for a in s.nuisance_axes if a in self.rows.columns]
         if nui:
             text += " Nuisance (tuned per value on the validation set): " + ", ".join(f"`{a}`" for a in nui) + "."
-        text += f" Regenerate: `{self.command}`."
-        return text
+        return text + " " + self.regenerate()
+
+    def regenerate(self) -> str:
+        """How to write this report again: from its store, and on a fresh clone, where the store is
+        not (stores are not shipped), by re-running the study first, with how long its cells took."""
+        s = self.store
+        source = str(s.study.get("source") or "")
+        shipped = Path(source).parent.name == "benchmarks" and Path(source).suffix in (".yaml", ".yml")
+        study = Path(source).stem if shipped else (source or "STUDY_FILE")
+        bench = f"zoo bench {study}" + (" --quick" if s.study.get("quick") else "")
+        report = f"zoo report runs/{s.name}{self.options}"
+        secs = pd.to_numeric(self.rows.get("seconds", pd.Series(dtype=float)), errors="coerce")
+        ran = self.rows.status.isin([R.OK, R.DIVERGED]) & secs.notna()
+        took = (f"; the {int(ran.sum())} cells that ran record {fmt_seconds(float(secs[ran].sum()))} of run time in all, "
+                "and `--workers N` runs N at once" if ran.any() else "")
+        return (f"**Regenerate** from the store: `{self.command}`. The store (`runs/{s.name}/`) is not shipped, so on a "
+                f"fresh clone the study is re-run first: `{bench} && {report}` ({len(s.cells)} cells{took}).")
 
     # ---- 1. verdict: zoo/report/verdict.py; its caveats
     def caveats(self) -> list[str]:
@@ -203,10 +227,11 @@ class _Builder(VerdictSections, DetailSections, DynamicsSections):
         envs = [c.env for c in self.store.cells if c.env]
         if not envs:
             return ["Environment: no env.json stored."]
+        out = [self.code_version(envs)]
         flat: dict[str, Counter] = {}
         for e in envs:
             for k, v in _flatten(e).items():
-                if k.split(".")[-1] not in ENV_SKIP:
+                if k.split(".")[-1] not in ENV_SKIP + GIT_KEYS:
                     flat.setdefault(k, Counter())[T.show(v) if v is not None else "—"] += 1
         parts = []
         for k, cnt in flat.items():
@@ -216,7 +241,22 @@ class _Builder(VerdictSections, DetailSections, DynamicsSections):
                 parts.append(f"{k} " + ", ".join(f"`{v}` ({n} cells)" for v, n in cnt.most_common()))
             else:
                 parts.append(f"{k} varies ({len(cnt)} values)")
-        return [f"Environment ({len(envs)} cells with env.json): " + "; ".join(parts) + "."]
+        return out + [f"Environment ({len(envs)} cells with env.json): " + "; ".join(parts) + "."]
+
+    @staticmethod
+    def code_version(envs: list[dict[str, Any]]) -> str:
+        """The commit(s) the cells ran, and whether the tracked files had uncommitted changes."""
+        commits = Counter(str(e.get("git_commit")) for e in envs if e.get("git_commit"))
+        dirty = Counter(e.get("git_dirty") for e in envs if e.get("git_commit"))
+        if not commits:
+            return "Code: no git commit recorded (not run from a git checkout)."
+        where = ", ".join(f"`{c}`" + (f" ({n} cells)" if len(commits) > 1 else "") for c, n in commits.most_common())
+        if dirty.get(True):
+            return (f"Code: commit {where}, **with uncommitted changes** to tracked files in {dirty[True]} of "
+                    f"{sum(dirty.values())} cells: the commit alone may not reproduce these numbers.")
+        if dirty.get(None):
+            return f"Code: commit {where}; whether the tree was clean was not recorded for {dirty[None]} cells."
+        return f"Code: commit {where}, clean tree (no uncommitted changes to tracked files)."
 
     # ---- failures and all cells
     def failures_section(self) -> list[D.Block]:
