@@ -73,7 +73,7 @@ def test_report_files(optimizers_report):
         assert f"(figures/{p}.png)" in readme
     assert "[SVG]" not in readme
     # how to regenerate it on a fresh clone, where the store is not: the study is re-run first
-    assert f"`zoo bench optimizers && zoo report runs/optimizers --out {out}` (81 cells; the 77 cells" in readme
+    assert f"`zoo bench optimizers && zoo report runs/optimizers --out {out}` (81 cells, of which 77 ran, " in readme
     assert "Code: commit `0123456789abcdef0123456789abcdef01234567`; whether the tree was clean was not recorded" in readme
     assert "git_dirty" not in readme
     # verdict first: the first section of both documents
@@ -376,3 +376,21 @@ def test_the_report_layer_imports_no_training_code():
                 [node.module or ""] if isinstance(node, ast.ImportFrom) else []
             found += [f"{f.name}: {n}" for n in names if any(n == b or n.startswith(b + ".") for b in banned)]
     assert not found, found
+
+
+def test_shipped_reports_are_small_and_say_how_to_regenerate():
+    """reports/: under 12 MB, PNG only, each figure embedded once, no `git_dirty True`, and each says
+    how to re-run its study on a fresh clone (the stores are not shipped)."""
+    root = Path(__file__).resolve().parents[2] / "reports"
+    folders = sorted(p for p in root.iterdir() if p.is_dir())
+    assert len(folders) == 8
+    assert sum(f.stat().st_size for f in root.rglob("*") if f.is_file()) < 12_000_000
+    for d in folders:
+        assert not list(d.rglob("*.svg")), d.name
+        html, readme = (d / "index.html").read_text(), (d / "README.md").read_text()
+        embedded = re.findall(r'src="data:image/png;base64,([^"]+)"', html)
+        assert sorted(base64.b64decode(b) for b in embedded) == sorted(p.read_bytes() for p in (d / "figures").glob("*.png"))
+        for text in (html, readme):
+            assert "git_dirty" not in text and "Code: commit" in text, d.name
+            assert re.search(rf"on a fresh clone the study is re-run first: (`|<code>)zoo bench {d.name}\b[^`<]* (&&|&amp;&amp;) "
+                             rf"zoo report runs/{d.name}(`|</code>) \(\d+ cells", text), d.name

@@ -164,10 +164,12 @@ class _Builder(VerdictSections, DetailSections, DynamicsSections):
         report = f"zoo report runs/{s.name}{self.options}"
         secs = pd.to_numeric(self.rows.get("seconds", pd.Series(dtype=float)), errors="coerce")
         ran = self.rows.status.isin([R.OK, R.DIVERGED]) & secs.notna()
-        took = (f"; the {int(ran.sum())} cells that ran record {fmt_seconds(float(secs[ran].sum()))} of run time in all, "
-                "and `--workers N` runs N at once" if ran.any() else "")
+        n, k = len(s.cells), int(ran.sum())
+        took = (f"{n} cells" + (f", of which {k} ran" if k < n else "")
+                + (f", {fmt_seconds(float(secs[ran].sum()))} of recorded run time in all; `--workers N` runs N cells at once"
+                   if k else ""))
         return (f"**Regenerate** from the store: `{self.command}`. The store (`runs/{s.name}/`) is not shipped, so on a "
-                f"fresh clone the study is re-run first: `{bench} && {report}` ({len(s.cells)} cells{took}).")
+                f"fresh clone the study is re-run first: `{bench} && {report}` ({took}).")
 
     # ---- 1. verdict: zoo/report/verdict.py; its caveats
     def caveats(self) -> list[str]:
@@ -203,6 +205,14 @@ class _Builder(VerdictSections, DetailSections, DynamicsSections):
             out.append(f"**Stored and recomputed test metrics disagree** in {len({m.cell_id for m in self.table.mismatches})} "
                        f"cell(s) (largest: {worst.metric} {worst.stored:.6g} stored vs {worst.recomputed:.6g} recomputed, "
                        f"cell `{worst.cell_id}`); the report uses the recomputed values.")
+        def has_baseline(v: S.Verdict) -> bool:
+            col = f"trivial_{v.metric}"
+            return col in self.rows.columns and bool(self.rows[self.rows.problem == v.problem][col].notna().any())
+
+        no_baseline = [v.problem for v in self.verdicts if v.winner is not None and not has_baseline(v)]
+        if no_baseline:
+            out.append("No trivial baseline for " + ", ".join(dict.fromkeys(no_baseline)) + ": it is computed from the "
+                       "stored test predictions (majority class, mean predictor), which these problems' cells do not keep.")
         out += self.environment()
         return out
 
