@@ -88,11 +88,15 @@ class Sections:
     def kind(self, problem: str) -> str | None:
         return self.table.kinds.get(problem)
 
-    def group_index(self, problem: str) -> dict[str, int]:
-        v = self.verdict_of(problem)
-        if v is None:
+    def group_index(self, problem: str | None = None, axis: str | None = None) -> dict[str, int]:
+        """Colour index per value of ``axis`` (default: the primary scientific axis): the value's
+        place among all the values the report's cells have, so one value has one colour in every
+        figure of the report, whatever the problem (``problem`` is accepted for the callers)."""
+        axis = axis or self.axis
+        if axis is None or axis not in self.rows.columns:
             return {}
-        return {T.canon(x): i for i, x in enumerate(T.sort_values(e.value for e in v.entries))}
+        values = {T.canon(T.native(x)): T.native(x) for x in self.rows[axis] if not T.isnan(x)}
+        return {T.canon(x): i for i, x in enumerate(T.sort_values(values.values()))}
 
     def mean_ci_table(self, problem: str, metrics: tuple[str, ...]) -> D.Table | None:
         """Per scientific value (chosen configuration): each metric's mean ± CI over seeds."""

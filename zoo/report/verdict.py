@@ -83,10 +83,8 @@ class VerdictSections(Sections):
             if vs:
                 from zoo.report import figures as F
 
-                blocks.append(self.figure(F.isolation(vs, axis), f"isolation_{fname(axis)}",
-                                          f"Isolation plot for {axis}: the test metric of the best nuisance "
-                                          "setting per value (colour: seeds; black: mean ± 95% CI; hollow diamond: "
-                                          "validation score that chose it; grey: the other nuisance settings)."))
+                blocks.append(self.figure(F.isolation(vs, axis, self.group_index(axis=axis)), f"isolation_{fname(axis)}",
+                                          F.ISOLATION_CAPTION.format(axis=axis)))
         blocks += [D.Heading(3, "Caveats", "caveats"), D.Bullets(self.caveats())]
         return blocks
 
