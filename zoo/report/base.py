@@ -14,7 +14,7 @@ from zoo.report import tables as T
 from zoo.report.fmt import fmt_ci
 
 MAX_PANELS = 6
-"""Figures draw at most this many scientific values (the best ones) per problem."""
+"""Figures draw at most this many scientific values (the first in rank order, by validation) per problem."""
 MAX_DIVERGED_CURVES = 20
 
 
@@ -83,7 +83,7 @@ class Sections:
         if v is None or len(v.entries) <= MAX_PANELS:
             return []
         return [D.Para(f"The figures below draw the {MAX_PANELS} best of the {len(v.entries)} values of "
-                       f"`{self.axis}` (by test mean); the tables above list them all.")]
+                       f"`{self.axis}` (by validation rank); the tables above list them all.")]
 
     def kind(self, problem: str) -> str | None:
         return self.table.kinds.get(problem)
