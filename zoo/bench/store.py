@@ -239,6 +239,12 @@ class Store:
             return []
         return [c for c in cells if isinstance(c, dict) and c.get("cell_id")] if isinstance(cells, list) else []
 
+    def add_cells(self, cells: list[dict[str, Any]]) -> None:
+        """Add cells to cells.json (an Optuna search plans its trials as it goes): rewritten whole, atomically."""
+        known = self.read_cells()
+        ids = {c["cell_id"] for c in known}
+        record.write_json(self.dir / CELLS, known + [c for c in cells if c["cell_id"] not in ids])
+
     # ------------------------------------------------------------------ results
     def cell_dir(self, cell_id: str) -> Path:
         return self.dir / cell_id
