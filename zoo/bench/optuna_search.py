@@ -365,6 +365,7 @@ class Pruning:
     def __init__(self, cell: Cell):
         info = cell.search or {}
         self.metric = info["objective"]
+        self.max_epochs = info.get("max_epochs")
         self.pruned_epoch: int | None = None
         st, space = _study(info, _optuna().samplers.RandomSampler(0), info.get("prior") or [], int(cell.trial or 0))
         st.enqueue_trial(info["params"])
@@ -376,6 +377,8 @@ class Pruning:
         if not isinstance(v, (int, float)) or not math.isfinite(v):
             return False
         self.trial.report(float(v), int(row["epoch"]))
+        if self.max_epochs and int(row["epoch"]) >= self.max_epochs:
+            return False  # trained to the end: nothing left to save, the trial is complete
         if self.trial.should_prune():
             self.pruned_epoch = int(row["epoch"])
             return True

@@ -131,7 +131,7 @@ class _Builder(DetailSections, DynamicsSections):
     def summary_line(self) -> str:
         s = self.store
         counts = s.by_status()
-        order = ["ok", "diverged", "error", "oom", "skipped", R.PENDING, R.UNREADABLE]
+        order = ["ok", "pruned", "diverged", "error", "oom", "skipped", R.PENDING, R.UNREADABLE]
         parts = [f"{counts[k]} {k}" for k in order if counts.get(k)]
         seeds = T.sort_values({c.seed for c in s.cells if c.seed is not None})
         text = f"**{len(s.cells)} cells** ({', '.join(parts)}) over {len(s.problems)} problem(s), seeds {', '.join(map(T.show, seeds)) or '—'}."
@@ -248,6 +248,12 @@ class _Builder(DetailSections, DynamicsSections):
             if len(ns) > 1:
                 out.append(f"{v.problem}: values were compared over different numbers of seeds ({', '.join(map(str, sorted(ns)))}) "
                            "because some cells did not finish; see [unfinished cells](#unfinished).")
+        pruned = [c for c in s.cells if c.status == R.PRUNED]
+        if pruned:  # an Optuna search's pruner (zoo/bench/optuna_search.py): the compute it saved
+            saved = sum(int(((c.result or {}).get("search") or {}).get("epochs_saved") or 0) for c in pruned)
+            trained = sum(int((c.result or {}).get("epochs") or 0) for c in s.cells if c.result)
+            out.append(f"The search's pruner stopped {len(pruned)} cell(s) early, saving {saved} of the "
+                       f"{saved + trained} epochs their budgets allowed ({saved / max(1, saved + trained):.0%}).")
         counts = s.by_status()
         bad = {k: n for k, n in counts.items() if k != "ok"}
         if bad:
