@@ -309,7 +309,10 @@ class Search:
         info = self._info(g, space)
         prior = self._trials(g.key, stored, batch)
         last = [d for d in stored if d["search"].get("group") == g.key and d["trial"] == batch - 1]
-        seed = _seed(self.spec["seed"], g.key) if self.spec["sampler"] == "qmc" else _seed(self.spec["seed"], g.key, batch)
+        # QMC's sequence and the grid's shuffled order are fixed by the seed: one seed for the whole search;
+        # the others draw afresh for each batch (a sampler rebuilt with the same seed would repeat its draws).
+        fixed = self.spec["sampler"] in ("qmc", "grid")
+        seed = _seed(self.spec["seed"], g.key) if fixed else _seed(self.spec["seed"], g.key, batch)
         st, space = _study(info, _sampler(self.spec, seed, space), prior, batch,
                            last[0]["search"].get("study_attrs") if last else None)
         sci = {a.name for a in self.study.role("scientific")}
