@@ -109,6 +109,8 @@ def parse_search(fail: Callable[..., Any], value: Mapping[str, Any], axes: Seque
             fail(f"search.{k}", "unknown key.", list(KEYS))
     sampler, sampler_options = _named(fail, "search.sampler", value.get("sampler"), SAMPLERS)
     n = value.get("n_trials")
+    if n is None:
+        fail("search", "an Optuna search needs n_trials: how many trials to run (per problem and scientific value).")
     if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_TRIALS:
         fail("search.n_trials", f"the number of trials must be an integer in [1, {MAX_TRIALS}], got {n!r}.")
     seed = value.get("seed", 0)
@@ -136,7 +138,7 @@ def parse_search(fail: Callable[..., Any], value: Mapping[str, Any], axes: Seque
                 fail(f"{a.role}.{a.name}", "the grid sampler takes a list of values, not a distribution.")
         size = math.prod(len(a.values) for a in searched)
         if n > size:
-            fail("search.n_trials", f"{n} trials are more than the grid's {size} points.")
+            fail("search.n_trials", f"{n} trials are more than the {size} points of the grid.")
     if pruner != "none" and "max_epochs" not in budget:
         fail("budget", "a pruner stops trials at epochs: the budget needs max_epochs.")
     return {"kind": "optuna", "sampler": sampler, "sampler_options": sampler_options, "n_trials": n, "seed": seed,
