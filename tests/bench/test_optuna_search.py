@@ -228,3 +228,32 @@ def test_shipped_search_study_parses():
         assert (s.search["sampler"], s.search["pruner"], s.search["objective"]) == ("tpe", "hyperband", "val_acc")
     assert full.problems[0].data == "fashion_mnist" and full.size() == 180 and full.seeds == (0, 1, 2) and quick.size() == 6
     assert {a.name for a in full.role("nuisance")} == {"hidden", "dropout", "lr", "batch_size"}
+
+
+def test_failed_trial_is_retried_in_place_and_a_scientific_space_is_searched(tmp_path, monkeypatch):
+    """Without nuisance axes the scientific axes are searched; a trial whose cell failed counts as
+    failed (the search goes on), and --retry-failed reruns that cell, asking for no new trial."""
+    import zoo.training
+
+    raw = search_study(n_trials=4, seeds_per_trial=1, pruner="none", sampler="random")
+    raw.pop("nuisance")
+    raw["scientific"] = {"lr": [0.01, 0.03, 0.1, 0.3], "hidden": [[8], [16]]}
+    real = zoo.training.train
+    calls = []
+
+    def flaky(*args, **kw):
+        calls.append(kw["lr"])
+        if len(calls) == 2:
+            raise RuntimeError("injected failure")
+        return real(*args, **kw)
+
+    monkeypatch.setattr(zoo.training, "train", flaky)
+    study = parse_study(raw)
+    first = run_study(study, out=tmp_path, quiet=True)
+    assert first.counts["error"] == 1 and first.counts["ok"] == 3
+    cells = json.loads((tmp_path / "tpe" / "cells.json").read_text())
+    assert [c["trial"] for c in cells] == [0, 1, 2, 3] and all(c["scientific"] and not c["nuisance"] for c in cells)
+    again = run_study(study, out=tmp_path, quiet=True, retry_failed=True)
+    assert again.ran == 1 and again.counts["ok"] == 4
+    assert json.loads((tmp_path / "tpe" / "cells.json").read_text()) == cells
+    assert calls[1] == calls[4]  # the failed trial's point, rerun
