@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from test_crash import _holds_lease, _published
+from test_crash import _holds_lease, _mid_cell, _published
 
 from zoo.bench.executors import SequentialExecutor
 from zoo.bench.parse import load_study, parse_study
@@ -106,7 +106,7 @@ def test_tpe_hyperband_search_killed_and_resumed_equals_an_uninterrupted_run(tmp
     study_file = tmp_path / "tpe.yaml"
     study_file.write_text(yaml.safe_dump(search_study()))
     rng = random.Random(7)
-    kills = 0
+    kills = mid_cell = 0
     seconds = _run_to_end(["bench", str(study_file), "--out", str(tmp_path / "reference")])
     window = min(0.5, 1.5 * seconds / (N_TRIALS * SEEDS))
     crashed = tmp_path / "crashed" / "tpe"
@@ -121,6 +121,7 @@ def test_tpe_hyperband_search_killed_and_resumed_equals_an_uninterrupted_run(tmp
             time.sleep(0.005)
         time.sleep(rng.uniform(0.0, window))
         if _alive(pid):
+            mid_cell += _mid_cell(crashed)
             os.kill(pid, signal.SIGKILL)
             kills += 1
             os.waitpid(pid, 0)
@@ -129,7 +130,8 @@ def test_tpe_hyperband_search_killed_and_resumed_equals_an_uninterrupted_run(tmp
         seen = now
     assert len(seen) < N_TRIALS * SEEDS, "the search finished before the last kill"
     _run_to_end(["bench", str(study_file), "--out", str(tmp_path / "crashed")])
-    assert kills >= 4
+    print(f"\nsearch crash test: {kills} kills, {mid_cell} while a cell was being written")
+    assert kills >= 4 and mid_cell >= 1
     ref_dir = tmp_path / "reference" / "tpe"
     ref, got = _results(ref_dir), _results(crashed)
     # Every trial exactly once, each seed its own cell, in the same sequence with the same parameters.
@@ -159,6 +161,14 @@ def test_pruned_cells_keep_their_history_and_trials_average_their_seeds(tmp_path
         rows = (store.cell_dir(c["cell_id"]) / "metrics.csv").read_text().strip().splitlines()[1:]
         assert len(rows) == r["epochs"] == r["search"]["pruned_epoch"] < EPOCHS
         assert r["search"]["epochs_saved"] == EPOCHS - r["epochs"]
+    # The report counts the compute the pruner saved.
+    from zoo.report import build_report
+
+    build_report(store.dir, tmp_path / "report")
+    saved = sum(store.result(c["cell_id"])["search"]["epochs_saved"] for c in pruned)
+    trained = sum(store.result(c["cell_id"])["epochs"] for c in cells)
+    text = (tmp_path / "report" / "README.md").read_text()
+    assert f"stopped {len(pruned)} cell(s) early, saving {saved} of the {saved + trained} epochs" in text
     # The value Optuna is told of a complete trial is the mean of its seeds' validation accuracy.
     from zoo.bench.optuna_search import Search
 

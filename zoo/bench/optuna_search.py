@@ -23,7 +23,8 @@ cells, in trial order (``study.add_trial(create_trial(...))``), with a sampler s
 for the batch. An uninterrupted sweep and one killed and resumed therefore ask the same
 questions of the same history and get the same trials; planned cells that did not finish
 run first on resume. With one worker a batch is one trial; with N, N trials are asked at once
-(each sees the trials of the batches before it). A trial whose cells failed counts as a
+(each sees the trials of the batches before it), whatever the executor (local workers or Ray):
+resumed with the same number of workers, a search asks for the same trials. A trial whose cells failed counts as a
 failed trial (Optuna ignores it); ``--retry-failed`` reruns its cells.
 
 **Pruning.** A trial's cells are judged each epoch by the pruner against the finished trials
@@ -265,7 +266,8 @@ class Search:
     def planned(self) -> list[Cell]:
         """Every cell asked for so far (cells.json), each with the pruner's context of its batch."""
         stored = self._stored()
-        return [self._with_prior(Cell.from_json(d), stored) for d in stored]
+        cache: dict[tuple[str, int], list[dict[str, Any]]] = {}
+        return [self._with_prior(Cell.from_json(d), stored, cache) for d in stored]
 
     def _trials(self, key: str, stored: list[dict[str, Any]], below: int) -> list[dict[str, Any]]:
         """The finished trials numbered below ``below`` of group ``key``: state, value, params, attrs, curve."""
@@ -287,11 +289,14 @@ class Search:
                 for k, d in space.items()}, **{k: self.spec[k] for k in ("pruner", "pruner_options", "objective", "mode")},
                 "max_epochs": self.study.budget.get("max_epochs")}
 
-    def _with_prior(self, cell: Cell, stored: list[dict[str, Any]]) -> Cell:
+    def _with_prior(self, cell: Cell, stored: list[dict[str, Any]], cache: dict[tuple[str, int], Any]) -> Cell:
         info = cell.search or {}
         if not info.get("pruner"):
             return cell
-        prior = self._trials(info["group"], stored, info["batch"])
+        key = (info["group"], info["batch"])
+        if key not in cache:  # the cells of one batch share their prior trials
+            cache[key] = self._trials(info["group"], stored, info["batch"])
+        prior = cache[key]
         return Cell(**{**cell.__dict__, "search_json": canonical({**info, "prior": prior})})
 
     # -------------------------------------------------------------- asking
