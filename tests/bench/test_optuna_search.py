@@ -169,6 +169,7 @@ def test_pruned_cells_keep_their_history_and_trials_average_their_seeds(tmp_path
     trained = sum(store.result(c["cell_id"])["epochs"] for c in cells)
     text = (tmp_path / "report" / "README.md").read_text()
     assert f"stopped {len(pruned)} cell(s) early, saving {saved} of the {saved + trained} epochs" in text
+    assert "chosen by an Optuna search (tpe sampler, 5 trials per problem and value, pruner successive_halving" in text
     # The value Optuna is told of a complete trial is the mean of its seeds' validation accuracy.
     from zoo.bench.optuna_search import Search
 

@@ -235,6 +235,13 @@ class _Builder(DetailSections, DynamicsSections):
         fixed = self.fixed_settings()
         if fixed:
             out.append("Held fixed (the conclusions hold for these settings only): " + ", ".join(fixed) + ".")
+        search = s.study.get("search")
+        if isinstance(search, dict) and search.get("kind") == "optuna":
+            out.append(f"The nuisance settings were chosen by an Optuna search ({search.get('sampler')} sampler, "
+                       f"{search.get('n_trials')} trials per problem and value, pruner {search.get('pruner') or 'none'}, "
+                       f"objective `{search.get('objective')}` averaged over {search.get('seeds_per_trial')} seed(s)): "
+                       "each trial is a configuration, and the verdict chooses among those that finished on the validation "
+                       "metric, as in any study.")
         budget = s.study.get("budget")
         if isinstance(budget, dict) and budget:
             out.append("Budget per cell: " + ", ".join(f"`{k}={T.show(v)}`" for k, v in budget.items()) + ".")
@@ -321,7 +328,7 @@ class _Builder(DetailSections, DynamicsSections):
         counts = Counter(c.status for c in bad)
         blocks.append(D.Para("Cells without a usable result, with the reason the harness recorded "
                              f"({', '.join(f'{n} {k}' for k, n in counts.items())}). Diverged cells count against their "
-                             "configuration; errors, out-of-memory, skipped and pending cells are left out of the comparison."))
+                             "configuration; errors, out-of-memory, skipped, pruned and pending cells are left out of the comparison."))
         blocks.append(D.Table(["status", "problem", "settings", "seed", "cell", "reason"], rows,
                               caption="Unfinished cells", collapse_after=20))
         return blocks
