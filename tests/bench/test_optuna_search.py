@@ -214,7 +214,7 @@ def test_batches_of_two_trials_are_asked_together_and_reproducible(tmp_path, sam
     ({"objective": "test_acc"}, "search.objective: must be a per-epoch validation metric"),
     ({"sampler": "grid"}, "the grid sampler takes a list of values, not a distribution"),
     ({"sampler": {"tpe": {"n_startup": 3}}}, "search.sampler.tpe.n_startup: unknown option"),
-    ({"pruner": {"hyperband": {"reduction_factor": 1}}}, "must be an integer >= 2"),
+    ({"pruner": {"hyperband": {"reduction_factor": 1}}}, "reduction_factor: must be an integer in [2, 10000], got 1"),
     ({"trials": 3}, "search.trials: unknown key"),
 ])
 def test_bad_search_one_line(search, message):

@@ -64,6 +64,8 @@ PRUNERS: dict[str, dict[str, type]] = {
     "none": {},
 }
 """Pruner name -> the options it takes; a pruner's resource is the epoch (hyperband's maximum: ``budget.max_epochs``)."""
+MINIMUM = {"reduction_factor": 2, "min_resource": 1, "interval_steps": 1, "n_ei_candidates": 1}
+"""The least value of an integer option (the others: 0)."""
 KEYS = ("sampler", "n_trials", "seed", "pruner", "objective", "seeds_per_trial")
 MAX_TRIALS = 10_000
 
@@ -88,10 +90,9 @@ def _named(fail: Callable[..., Any], path: str, value: Any, table: Mapping[str, 
     for k, v in options.items():
         if k not in table[name]:
             fail(f"{path}.{name}.{k}", "unknown option.", list(table[name]) or ["(none)"])
-        want = table[name][k]
-        if want is int and (isinstance(v, bool) or not isinstance(v, int) or v < (2 if k == "reduction_factor" else
-                                                                                 1 if k in ("min_resource", "interval_steps", "n_ei_candidates") else 0)):
-            fail(f"{path}.{name}.{k}", f"must be an integer >= {2 if k == 'reduction_factor' else 1 if k in ('min_resource', 'interval_steps', 'n_ei_candidates') else 0}, got {v!r}.")
+        want, least = table[name][k], MINIMUM.get(k, 0)
+        if want is int and (isinstance(v, bool) or not isinstance(v, int) or not least <= v <= MAX_TRIALS):
+            fail(f"{path}.{name}.{k}", f"must be an integer in [{least}, {MAX_TRIALS}], got {v!r}.")
         if want is bool and not isinstance(v, bool):
             fail(f"{path}.{name}.{k}", f"must be true or false, got {v!r}.")
         if k == "qmc_type" and v not in ("sobol", "halton"):
