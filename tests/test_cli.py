@@ -37,7 +37,7 @@ try:
     code = main({argv!r})
 except SystemExit as e:
     code = e.code
-heavy = sorted(m for m in ("torch", "lightning", "lightning.pytorch", "torchmetrics") if m in sys.modules)
+heavy = sorted(m for m in ("torch", "lightning", "lightning.pytorch", "torchmetrics", "optuna") if m in sys.modules)
 print(code, heavy)
 """
 

@@ -112,12 +112,12 @@ def test_the_same_mistake_reads_the_same_from_cli_api_and_yaml(flag, value, sett
     assert message in str(yml.value)
 
 
-def test_parsing_every_shipped_study_imports_no_lightning():
+def test_parsing_every_shipped_study_imports_no_lightning_nor_optuna():
     code = (
         "import sys; from zoo.bench.parse import load_study; from zoo.bench.study import list_studies\n"
         "for name in list_studies():\n"
         "    load_study(name, allow_missing=True); load_study(name, quick=True, allow_missing=True)\n"
-        "bad = sorted(m for m in sys.modules if m == 'lightning' or m.startswith('lightning.'))\n"
+        "bad = sorted(m for m in sys.modules if m in ('lightning', 'optuna') or m.startswith(('lightning.', 'optuna.')))\n"
         "print(len(bad)); print(sorted(m for m in sys.modules if m.startswith('zoo.')))"
     )
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,

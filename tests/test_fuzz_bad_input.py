@@ -167,7 +167,10 @@ def _study_texts(rng: random.Random, n: int) -> list[tuple[str, str]]:
         "data_options": [{"limit": -1}, {"limit": 0}, {"nosuch": 1}, [1], {"limit": "x"}, {"limit": 1e400}],
         "nosuch": [1],
         "target": [{"metric": "nosuch", "value": 1}, {"metric": "val_acc", "value": float("nan")}, 5],
-        "search": [{"random": -1}, {"random": 1000000000}, "nosuch", {"random": 0}],
+        "search": [{"random": -1}, {"random": 1000000000}, "nosuch", {"random": 0}, {"sampler": "nosuch", "n_trials": 2},
+                   {"sampler": "tpe", "n_trials": 0}, {"sampler": "tpe"}, {"sampler": "tpe", "n_trials": 10**30},
+                   {"sampler": "tpe", "n_trials": 2, "objective": "val_nosuch"}, {"sampler": {"tpe": 5}, "n_trials": 2},
+                   {"sampler": "tpe", "n_trials": 2, "pruner": "nosuch"}, {"sampler": "grid", "n_trials": 5}],
         "quick": [{"seeds": -1}, 5, {"nosuch": 1}],
     }
     out = []

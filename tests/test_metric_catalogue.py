@@ -21,3 +21,20 @@ def test_unknown_metric_is_refused_by_name():
 def test_every_entry_documented():
     for m in metrics.METRICS.values():
         assert m.mode in ("min", "max") and m.meaning, m
+
+
+def test_per_epoch_metrics_of_every_task_kind_are_catalogued():
+    from zoo.config import TASK_SETTINGS
+
+    assert set(metrics.PER_EPOCH) == set(TASK_SETTINGS)
+    for names in metrics.PER_EPOCH.values():
+        assert "loss" in names and all(n in metrics.METRICS for n in names)
+
+
+@pytest.mark.parametrize("data, kind", [("digits", "multiclass"), ("breast_cancer", "binary"), ("diabetes", "regression")])
+def test_per_epoch_metrics_are_what_a_training_run_records_every_epoch(data, kind):
+    from zoo.training import train
+
+    res = train("mlp_tiny", data, max_epochs=1, data_options={"limit": 96}, logger="none", progress=False)
+    recorded = {k.removeprefix("val_") for k in res.fit.history[0] if k.startswith("val_")}
+    assert res.task.kind == kind and recorded == set(metrics.PER_EPOCH[kind])

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 __all__ = ["DEVICES", "PRECISIONS", "STOP_REASONS", "FitResult", "LoopConfig", "fit", "make_fabric", "resolve_device",
            "place", "train_step"]
 
-STOP_REASONS = ("max_epochs", "max_steps", "max_time", "early_stopping", "diverged")
+STOP_REASONS = ("max_epochs", "max_steps", "max_time", "early_stopping", "diverged", "pruned")
 
 
 @dataclass
@@ -186,8 +186,8 @@ def fit(
     """Train ``task`` on ``data`` (a datamodule with train/val dataloaders) and return what happened.
 
     The task is left on the chosen device with the best epoch's weights (if
-    ``cfg.restore_best``). ``on_epoch_end`` receives each history row (used by the
-    benchmark runner to stream per-epoch metrics to its store). ``fabric``: one already
+    ``cfg.restore_best``). ``on_epoch_end`` receives each history row; when it returns True the
+    loop stops there with stop reason ``pruned`` (a search's pruner: zoo/bench/optuna_search.py). ``fabric``: one already
     made by :func:`make_fabric` for ``cfg``'s device and precision (``train`` makes it
     first, to refuse an unrunnable pair before any work); None makes it here.
     """
@@ -270,9 +270,9 @@ def fit(
         for logger in loggers:
             logger.log_metrics({k: v for k, v in row.items() if k != "epoch"}, step=epoch)
         progress.epoch(row, cfg.max_epochs)
-        if on_epoch_end:
-            on_epoch_end(row)
-        if res.stop_reason == "diverged":
+        if on_epoch_end and on_epoch_end(row) and res.stop_reason != "diverged":
+            res.stop_reason = "pruned"
+        if res.stop_reason in ("diverged", "pruned"):
             break
         score = row.get(monitor)
         if score is None:

@@ -69,6 +69,18 @@ METRICS: dict[str, Metric] = {
     )
 }
 
+PER_EPOCH: dict[str, tuple[str, ...]] = {
+    "multiclass": ("loss", "acc"),
+    "binary": ("loss", "acc"),
+    "regression": ("loss", "rmse", "mae", "r2"),
+    "language_model": ("loss", "bits_per_char", "perplexity", "acc"),
+    "seq2seq": ("loss", "acc", "exact"),
+    "embedding": ("loss",),
+}
+"""Task kind -> the validation metrics its loop records every epoch (``val_<name>`` in the history:
+``Task.evaluate(full=False)`` in zoo/tasks); what a search's objective and pruner can watch.
+tests/test_metric_catalogue.py checks it against trained tasks."""
+
 _STAGE = re.compile(rf"^({'|'.join(STAGES)})_")
 
 

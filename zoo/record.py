@@ -62,11 +62,13 @@ LOG = "log.txt"
 
 # ----------------------------------------------------------------------------- statuses
 
-OK, DIVERGED, OOM, SKIPPED, ERROR = "ok", "diverged", "oom", "skipped", "error"
-STATUSES = (OK, DIVERGED, OOM, SKIPPED, ERROR)
+OK, DIVERGED, OOM, SKIPPED, ERROR, PRUNED = "ok", "diverged", "oom", "skipped", "error", "pruned"
+STATUSES = (OK, DIVERGED, OOM, SKIPPED, ERROR, PRUNED)
 """Statuses a complete record carries: ``ok``; ``diverged`` (the training loss became NaN or
 infinite); ``oom`` (out of memory, device or host); ``skipped`` (the device or precision is
-not available here); ``error`` (anything else, with its message)."""
+not available here); ``error`` (anything else, with its message); ``pruned`` (a search's
+pruner stopped the cell early as a poor trial; its history up to then is kept and
+``search.epochs_saved`` says how many epochs of its budget it did not train)."""
 FAILED = (ERROR, OOM)
 """Statuses rerun by ``zoo bench --retry-failed``."""
 PENDING = "pending"
@@ -88,8 +90,9 @@ FIELDS: dict[str, dict[str, Any]] = {
              "peak_memory_mb": None},
 }
 """Keys of one kind only. Cells may also carry ``peak_memory_kind``, ``epochs``, ``tuned``
-(values a tuner chose, e.g. ``{"lr": ...}``), ``target_reached`` and ``embeddings`` (the word2vec
-coverage report of ``zoo/embeddings.py``, also in a run's ``spec``)."""
+(values a tuner chose, e.g. ``{"lr": ...}``), ``target_reached``, ``embeddings`` (the word2vec
+coverage report of ``zoo/embeddings.py``, also in a run's ``spec``) and, in an Optuna search
+(zoo/bench/optuna_search.py), ``search`` (``trial``, ``pruned_epoch``, ``epochs_saved``, ``attrs``)."""
 
 
 class RecordError(ValueError):

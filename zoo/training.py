@@ -141,6 +141,7 @@ def train(
     save: bool = True,
     on_ready: Callable[[RunConfig, Path | None], None] | None = None,
     file: ConfigFile | None = None,
+    on_epoch_end: Callable[[dict[str, Any]], Any] | None = None,
     **settings: Any,
 ) -> TrainResult:
     """Train ``model`` on ``data`` and evaluate on val and test; write a run folder if ``out_dir``.
@@ -150,7 +151,8 @@ def train(
     (one row per epoch), ``checkpoint/`` (not for a diverged run), ``predictions_test.npz``
     and ``result.json``; it must be new or empty: an earlier run is never overwritten.
     ``on_ready(config, run_dir)`` is called once everything is checked, before training;
-    ``file``: settings read from a configuration file, under ``settings``.
+    ``file``: settings read from a configuration file, under ``settings``;
+    ``on_epoch_end(row)``: each epoch's history row; True stops training (zoo/engine.py ``fit``).
     """
     t0 = time.perf_counter()
     cfg = factory.resolve(model, data, file=file, **settings)
@@ -167,7 +169,7 @@ def train(
         on_ready(cfg, run_dir)
     for lg in loggers:
         lg.log_hyperparams(task.zoo_spec)
-    result = fit(task, dm, loop, loggers=loggers, fabric=fabric)
+    result = fit(task, dm, loop, loggers=loggers, fabric=fabric, on_epoch_end=on_epoch_end)
     metrics, predictions = {}, {}
     for split in ("val", "test"):
         m, out = task.evaluate(getattr(dm, f"{split}_dataloader")(), full=True)

@@ -50,7 +50,7 @@ def test_claim_is_exclusive_and_publish_is_atomic(tmp_path):
     assert (tmp_path / "st" / "c1" / "result.json").exists()
     assert not lease.staging.exists() and not lease.path.exists()
     assert s.claim("c1") is None  # done
-    assert s.summary(["c1", "c2"]) == {"ok": 1, "diverged": 0, "oom": 0, "skipped": 0, "error": 0, "running": 0, "pending": 1}
+    assert s.summary(["c1", "c2"]) == {"ok": 1, "diverged": 0, "oom": 0, "skipped": 0, "error": 0, "pruned": 0, "running": 0, "pending": 1}
 
 
 def test_a_done_cell_is_never_rewritten(tmp_path):

@@ -61,9 +61,13 @@ def differences(old: Any, new: Any, path: str = "") -> list[str]:
     return [f"{path}: {_short(old)} -> {_short(new)}"] if old != new else []
 
 
-def cell_id(problem: str, seed: int, params: Mapping[str, Any]) -> str:
-    """First 16 hex digits of sha256 of the canonical ``{problem, seed, params}``."""
-    return hashlib.sha256(canonical({"problem": problem, "seed": seed, "params": params}).encode()).hexdigest()[:16]
+def cell_id(problem: str, seed: int, params: Mapping[str, Any], trial: int | None = None) -> str:
+    """First 16 hex digits of sha256 of the canonical ``{problem, seed, params}`` (and ``trial``, the
+    trial number of an Optuna search, when set: two trials may suggest the same point)."""
+    key: dict[str, Any] = {"problem": problem, "seed": seed, "params": params}
+    if trial is not None:
+        key["trial"] = trial
+    return hashlib.sha256(canonical(key).encode()).hexdigest()[:16]
 
 
 
@@ -82,6 +86,10 @@ class Cell:
     nuisance_json: str = "{}"
     fixed_json: str = "{}"
     target_json: str = "null"
+    trial: int | None = None
+    """The trial number of an Optuna search (zoo/bench/optuna_search.py), part of the id; None otherwise."""
+    search_json: str = "null"
+    """What the runner needs of that search (the pruner, the earlier trials it compares with); not part of the id."""
 
     @property
     def params(self) -> dict[str, Any]:
@@ -104,8 +112,12 @@ class Cell:
         return json.loads(self.target_json)
 
     @property
+    def search(self) -> dict[str, Any] | None:
+        return json.loads(self.search_json)
+
+    @property
     def cell_id(self) -> str:
-        return cell_id(self.problem, self.seed, self.params)
+        return cell_id(self.problem, self.seed, self.params, self.trial)
 
     def to_json(self) -> dict[str, Any]:
         """The content of ``cell.json``."""
@@ -121,6 +133,8 @@ class Cell:
             "nuisance": self.nuisance,
             "fixed": self.fixed,
             "target": self.target,
+            **({"trial": self.trial, "search": {k: v for k, v in (self.search or {}).items() if k != "prior"}}
+               if self.trial is not None else {}),
         }
 
     @classmethod
@@ -130,13 +144,15 @@ class Cell:
             params_json=canonical(d["params"]), scientific_json=canonical(d.get("scientific", {})),
             nuisance_json=canonical(d.get("nuisance", {})), fixed_json=canonical(d.get("fixed", {})),
             target_json=canonical(d.get("target")),
+            trial=None if d.get("trial") is None else int(d["trial"]), search_json=canonical(d.get("search")),
         )
 
     def label(self) -> str:
         """Short human label: problem, seed and the axis values."""
         axes = {**self.scientific, **self.nuisance}
         text = " ".join(f"{k}={_short(v)}" for k, v in axes.items())
-        return f"{self.problem} seed={self.seed}" + (f" {text}" if text else "")
+        trial = f" trial={self.trial}" if self.trial is not None else ""
+        return f"{self.problem}{trial} seed={self.seed}" + (f" {text}" if text else "")
 
 
 def _short(v: Any) -> str:

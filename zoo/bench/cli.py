@@ -88,9 +88,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
         store = Store(args.out, study.name)
         statuses = store.statuses()
         cells = study.cells()
+        if study.adaptive:  # an Optuna search: the cells asked for so far
+            from zoo.bench.optuna_search import Search
+
+            cells = Search(study, store).planned()
         for c in cells:
             print(f"{c.cell_id}  {statuses.get(c.cell_id, 'pending'):<8}  {c.label()}")
-        print(f"{study.name}: {len(cells)} cells -> {store.dir}")
+        more = f" (of up to {study.size()}: an Optuna search asks for its trials as it runs)" if study.adaptive else ""
+        print(f"{study.name}: {len(cells)} cells{more} -> {store.dir}")
         return 0
     from zoo.bench.sweep import run_study
 

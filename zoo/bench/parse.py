@@ -200,7 +200,16 @@ def _resolve(raw: dict[str, Any], chk: _Checker, default_name: str | None, quick
         seeds = tuple(seeds_raw)
 
     # --- search
-    search = _parse_search(chk, raw.get("search", "grid"), axes)
+    search = _parse_search(chk, raw.get("search", "grid"), axes, budget, problems)
+    if search["kind"] == "optuna":
+        k = search["seeds_per_trial"]
+        if "seeds" not in raw:
+            seeds = tuple(range(k))
+        elif "seeds_per_trial" in raw["search"] and len(seeds) != k:
+            chk.fail("search.seeds_per_trial", f"is {k}, but 'seeds' lists {len(seeds)}; give one of the two.")
+        search["seeds_per_trial"] = len(seeds)
+        if raw.get("exclude"):
+            chk.fail("exclude", "an Optuna search chooses its own points; exclude rules are for grid and random search.")
     # --- target
     target = _parse_target(chk, raw.get("target"))
     # --- exclude
@@ -381,11 +390,16 @@ def _parse_tuner(chk: _Checker, path: str, key: str, value: Any) -> dict[str, An
     return {"range_test": dataclasses.asdict(cfg)}
 
 
-def _parse_search(chk: _Checker, value: Any, axes: Sequence[Axis]) -> dict[str, Any]:
+def _parse_search(chk: _Checker, value: Any, axes: Sequence[Axis], budget: Mapping[str, Any],
+                  problems: Sequence[Problem]) -> dict[str, Any]:
     if value == "grid" or value is None:
         search = {"kind": "grid"}
     elif isinstance(value, str):
-        chk.fail("search", f"unknown search {value!r}.", ["grid", "{random: N, seed: S}"])
+        chk.fail("search", f"unknown search {value!r}.", ["grid", "{random: N, seed: S}", "{sampler: tpe, n_trials: N}"])
+    elif isinstance(value, Mapping) and "sampler" in value:
+        from zoo.bench.optuna_search import parse_search
+
+        return parse_search(chk.fail, chk.mapping(value, "search"), axes, budget, {p.id: p.kind for p in problems})
     else:
         d = chk.mapping(value, "search", ["random", "seed"])
         n = d.get("random")
@@ -462,7 +476,21 @@ def _check_cells(chk: _Checker, study: Study) -> None:
     """Check each whole configuration (combinations the per-value checks cannot see), seed excluded."""
     seen: set[tuple[str, str]] = set()
     problems = {p.id: p for p in study.problems}
-    for cell in study.cells():
+    cells = study.cells()
+    if study.adaptive:  # its points are chosen as it runs: check the corners of its space
+        from zoo.bench.optuna_search import space_axes
+
+        searched = space_axes(study.axes)
+        for p in study.problems:
+            for end in (0, -1):
+                vals = {a.name: a.values[end] if a.values else list(a.distribution.values())[0][end] for a in searched}
+                others = {a.name: a.values[0] if a.values else a.tuner for a in study.axes
+                          if a.role != "fixed" and a.name not in vals}
+                sci = {a.name for a in study.role("scientific")}
+                merged = {**others, **vals}
+                cells.append(study.cell(p, study.seeds[0], {k: v for k, v in merged.items() if k in sci},
+                                        {k: v for k, v in merged.items() if k not in sci}))
+    for cell in cells:
         params = {k: v for k, v in cell.params.items() if k != "seed"}
         key = (cell.problem, canonical(params))
         if key in seen:

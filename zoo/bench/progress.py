@@ -13,12 +13,12 @@ import sys
 import time
 from typing import IO, TYPE_CHECKING, Any
 
-from zoo.record import DIVERGED, ERROR, FAILED, OK, PENDING, SKIPPED
+from zoo.record import DIVERGED, ERROR, FAILED, OK, PENDING, PRUNED, SKIPPED
 
 if TYPE_CHECKING:
     from zoo.bench.cells import Cell
 
-DONE = (OK, DIVERGED, SKIPPED)
+DONE = (OK, DIVERGED, SKIPPED, PRUNED)
 """Statuses of cells that need no rerun (``FAILED`` ones are rerun by ``--retry-failed``)."""
 
 
@@ -91,7 +91,7 @@ class Progress:
         self.counts[status if status in self.counts else ERROR] += 1
         self.finished_here += 1
         n = sum(self.counts[k] for k in (*DONE, *FAILED))
-        extra = headline(result) if status in ("ok", "diverged") else (result.get("reason") or "")
+        extra = headline(result) if status in ("ok", "diverged", "pruned") else (result.get("reason") or "")
         line = (f"[{n:>{len(str(self.total))}}/{self.total}] {status:<8} {cell.cell_id}  {cell.label()}"
                 f"  {extra}  {float(result.get('seconds') or 0):.1f}s{note}")
         if not self.quiet:

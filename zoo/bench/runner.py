@@ -8,6 +8,7 @@ last, atomically) a result whose status is one of ``zoo.record.STATUSES``:
 * ``oom`` -- out of memory (CUDA/MPS allocator or host, e.g. torch's
   ``DefaultCPUAllocator: can't allocate memory``);
 * ``skipped`` -- the device or precision is not available here (the reason says why);
+* ``pruned`` -- a search's pruner stopped the cell as a poor trial (zoo/bench/optuna_search.py);
 * ``error`` -- anything else, with the message (the traceback is in log.txt).
 
 A record that cannot be written (disk full, folder not writable) is not the cell's
@@ -365,14 +366,22 @@ def _train(cell: Cell, workdir: Path, result: dict[str, Any], log: Any) -> None:
         print(f"range test: loss turns up at lr {curve['turn_lr']:.3g}; chosen lr {curve['chosen_lr']:.3g} "
               f"({len(curve['lrs'])} steps, {curve['seconds']:.1f} s)", file=log)
     _reset_peak_memory(result["device"])
-    res = train(cell.model, cell.data, seed=cell.seed, out_dir=None, logger="none", progress=False, **params)
+    pruning = None
+    if cell.trial is not None:  # a trial of an Optuna search: its pruner watches every epoch
+        from zoo.bench import optuna_search
+
+        pruning = optuna_search.hook(cell)
+    res = train(cell.model, cell.data, seed=cell.seed, out_dir=None, logger="none", progress=False,
+                on_epoch_end=pruning, **params)
     result["peak_memory_mb"], result["peak_memory_kind"] = _peak_memory_mb(result["device"])
     fit = res.fit
     record.write_history(workdir, fit.history)
     record.write_predictions(workdir, res.predictions)
+    pruned = fit.stop_reason == "pruned"
     result.update(
-        status=record.DIVERGED if fit.diverged else record.OK,
-        reason="training loss became NaN or infinite; the cell was stopped" if fit.diverged else None,
+        status=record.DIVERGED if fit.diverged else record.PRUNED if pruned else record.OK,
+        reason="training loss became NaN or infinite; the cell was stopped" if fit.diverged else
+        f"pruned after epoch {len(fit.history)} by the search's pruner" if pruned else None,
         task_kind=getattr(res.task, "kind", None) or result["task_kind"],
         metrics=res.metrics,
         fit=record.fit_summary(fit),
@@ -381,6 +390,10 @@ def _train(cell: Cell, workdir: Path, result: dict[str, Any], log: Any) -> None:
     )
     if "embeddings" in res.task.zoo_spec:  # word2vec coverage of a translator's embeddings (zoo/embeddings.py)
         result["embeddings"] = res.task.zoo_spec["embeddings"]
+    if cell.trial is not None:
+        from zoo.bench import optuna_search
+
+        result["search"] = optuna_search.summary(cell, len(fit.history), pruning)
     ttt = time_to_target(fit.history, cell.target)
     result["time_to_target"] = ttt["seconds"] if ttt else None
     if ttt:

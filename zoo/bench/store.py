@@ -209,8 +209,7 @@ class Store:
                 tmp_study.unlink(missing_ok=True)
 
     def _check_same(self, identity: str) -> None:
-        changed = self.differences(identity)
-        if changed:
+        if changed := self.differences(identity):
             raise StudyMismatchError(
                 f"{self.dir} holds another version of study {self.name!r}: {'; '.join(changed[:4])}"
                 f"{f' (and {len(changed) - 4} more)' if len(changed) > 4 else ''}. Results of two versions are never "
@@ -221,14 +220,9 @@ class Store:
     def differences(self, identity: str) -> list[str]:
         """How the study stored here differs from the study of ``identity`` (``Study.identity``), as
         ``path: stored -> new`` lines; empty when they are the same or nothing is stored yet."""
-        path = self.dir / STUDY
-        if not path.exists():
+        if not (self.dir / STUDY).exists():
             return []
-        try:
-            old = _json_read(path)
-        except (OSError, ValueError) as e:
-            raise StudyMismatchError(f"{path} is unreadable ({e}); move that folder away or choose another --out.") from None
-        stored = old.get("identity") if isinstance(old, dict) else None
+        stored = self.read_study().get("identity")  # an unreadable study.json: one line (DataError)
         try:
             return [] if stored == identity else differences(json.loads(stored), json.loads(identity)) or ["its settings differ"]
         except (TypeError, ValueError):
@@ -253,6 +247,12 @@ class Store:
         except (OSError, ValueError):
             return []
         return [c for c in cells if isinstance(c, dict) and c.get("cell_id")] if isinstance(cells, list) else []
+
+    def add_cells(self, cells: list[dict[str, Any]]) -> None:
+        """Add cells to cells.json (an Optuna search plans its trials as it goes): rewritten whole, atomically."""
+        known = self.read_cells()
+        ids = {c["cell_id"] for c in known}
+        record.write_json(self.dir / CELLS, known + [c for c in cells if c["cell_id"] not in ids])
 
     # ------------------------------------------------------------------ results
     def cell_dir(self, cell_id: str) -> Path:

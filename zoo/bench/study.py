@@ -31,6 +31,10 @@ Random search samples ``random`` points of the nuisance space for each problem
 and scientific value (so every compared value gets the same tuning budget);
 a study without nuisance axes samples ``random`` points of the scientific space
 per problem. Each point runs with every seed.
+
+An Optuna search (zoo/bench/optuna_search.py) searches the same spaces, but its trials are
+chosen one batch at a time from the results so far: :meth:`Study.cells` lists none of them
+(the sweep asks the search for them) and :meth:`Study.cell` makes each.
 """
 
 from __future__ import annotations
@@ -70,7 +74,7 @@ TOP_KEYS: dict[str, str] = {
     "seeds": "a count or a list of seeds",
     "budget": "max_epochs, max_steps and/or max_time (seconds)",
     "target": "{metric: val_..., value: number, mode: min|max}",
-    "search": "grid or {random: N, seed: S}",
+    "search": "grid, {random: N, seed: S} or {sampler: tpe|random|qmc|grid, n_trials: N, seed, pruner, objective, seeds_per_trial}",
     "exclude": "combinations not to run: a list of {axis: value or [values]} rules, e.g. [{norm: none, norm_position: after}]",
     "quick": "overrides for --quick (same keys)",
 }
@@ -194,10 +198,17 @@ class Study:
             d.pop(k)
         return canonical(d)
 
+    @property
+    def adaptive(self) -> bool:
+        """An Optuna search: its cells are asked for batch by batch (zoo/bench/optuna_search.py)."""
+        return self.search["kind"] == "optuna"
+
     def size(self) -> int:
         """How many cells :meth:`cells` makes (at most, for random search), without making them."""
         sci = math.prod(len(a.values) for a in self.role("scientific"))
         nui = self.role("nuisance")
+        if self.adaptive:
+            return len(self.problems) * len(self.seeds) * self.search["n_trials"] * (sci if nui else 1)
         if self.search["kind"] == "grid":
             points = sci * math.prod(len(a.values) if not a.tuner else 1 for a in nui)
         else:
@@ -209,33 +220,33 @@ class Study:
         return len(self.seeds) * sum(sum(1 for _ in self._points(p, self.role("scientific"), nui_axes)) for p in self.problems)
 
     def cells(self) -> list[Cell]:
-        """Every cell, seeds outermost (a partial run covers each configuration with the first seed)."""
+        """Every cell, seeds outermost (a partial run covers each configuration with the first seed);
+        none for an Optuna search, whose cells are chosen as it goes."""
+        if self.adaptive:
+            return []
+        sci, nui = self.role("scientific"), self.role("nuisance")
         out: list[Cell] = []
-        sci = self.role("scientific")
-        nui = self.role("nuisance")
-        fixed = {a.name: a.values[0] for a in self.role("fixed")}
-        target_json = canonical(self.target)
         for problem in self.problems:
             points = list(self._points(problem, sci, nui))
             for seed in self.seeds:
-                for s_vals, n_vals in points:
-                    params = {**fixed, **problem.params, **self.budget, **s_vals, **n_vals}
-                    opts = {**self.data_options, **problem.data_options}
-                    if opts:
-                        params["data_options"] = opts
-                    nuisance_shown = {
-                        a.name: ("range_test" if a.tuner else n_vals[a.name]) for a in nui
-                    }
-                    out.append(
-                        Cell(
-                            study=self.name, problem=problem.id, model=problem.model, data=problem.data, seed=seed,
-                            params_json=canonical(params), scientific_json=canonical(s_vals),
-                            nuisance_json=canonical(nuisance_shown),
-                            fixed_json=canonical({**fixed, **problem.params, **self.budget}),
-                            target_json=target_json,
-                        )
-                    )
+                out += [self.cell(problem, seed, s_vals, n_vals) for s_vals, n_vals in points]
         return out
+
+    def cell(self, problem: Problem, seed: int, s_vals: dict[str, Any], n_vals: dict[str, Any], *,
+             trial: int | None = None, search: dict[str, Any] | None = None) -> Cell:
+        """The cell of ``problem`` with ``seed`` and these scientific and nuisance values."""
+        fixed = {a.name: a.values[0] for a in self.role("fixed")}
+        params = {**fixed, **problem.params, **self.budget, **s_vals, **n_vals}
+        opts = {**self.data_options, **problem.data_options}
+        if opts:
+            params["data_options"] = opts
+        nuisance_shown = {a.name: ("range_test" if a.tuner else n_vals[a.name]) for a in self.role("nuisance")}
+        return Cell(
+            study=self.name, problem=problem.id, model=problem.model, data=problem.data, seed=seed,
+            params_json=canonical(params), scientific_json=canonical(s_vals), nuisance_json=canonical(nuisance_shown),
+            fixed_json=canonical({**fixed, **problem.params, **self.budget}), target_json=canonical(self.target),
+            trial=trial, search_json=canonical(search),
+        )
 
     def _points(self, problem: Problem, sci: list[Axis], nui: list[Axis]) -> Iterator[tuple[dict, dict]]:
         """(scientific values, nuisance values) of each configuration of ``problem``."""

@@ -83,19 +83,25 @@ def run_study(
     t_start = time.perf_counter()
     cells = study.cells()
     store = Store(out, study.name)
+    search = None
+    if study.adaptive:  # an Optuna search: its trials are asked for batch by batch (zoo/bench/optuna_search.py)
+        from zoo.bench.optuna_search import Search
+
+        search = Search(study, store)
+        cells = search.planned()
     retry = set(FAILED if retry_failed else ()) | ({"skipped"} if retry_skipped else set())
     statuses = store.statuses()  # read-only: an absent store has none
     todo = deque(c for c in cells if c.cell_id not in statuses or statuses[c.cell_id] in retry)
     notes: list[str] = []
     if not isinstance(executor, Executor):
-        workers, threads = _bound(executor, workers, threads, len(todo), notes)
+        workers, threads = _bound(executor, workers, threads, len(todo) if search is None else study.size(), notes)
     ex = executor if isinstance(executor, Executor) else make_executor(  # checks its arguments first
         executor, workers=workers, threads=threads, address=address, log_dir=store.dir / ".logs"
     )
     try:
         ex.check()  # a Ray address, Ray itself: before the store exists or a line is printed
         return _sweep(study, cells, store, ex, todo, retry, notes, t_start, stream=stream, live=live, quiet=quiet,
-                      wait_elsewhere=wait_elsewhere, poll=poll)
+                      wait_elsewhere=wait_elsewhere, poll=poll, search=search)
     except OSError as e:
         full = storage_error(e)
         if full is None:
@@ -122,7 +128,7 @@ def _bound(kind: str, workers: int | None, threads: int | None, todo: int, notes
 
 def _sweep(study: Study, cells: list[Cell], store: Store, ex: Executor, todo: deque[Cell], retry: set[str],
            notes: list[str], t_start: float, *, stream: IO[str] | None, live: bool | None, quiet: bool,
-           wait_elsewhere: bool, poll: float) -> SweepSummary:
+           wait_elsewhere: bool, poll: float, search: Any = None) -> SweepSummary:
     store.init(study.to_json(), study.identity(), [c.to_json() for c in cells])
     by_id: dict[str, Cell] = {c.cell_id: c for c in cells}
     statuses = store.statuses()
@@ -132,13 +138,15 @@ def _sweep(study: Study, cells: list[Cell], store: Store, ex: Executor, todo: de
         if c.cell_id in statuses:
             counts[statuses[c.cell_id]] -= 1
             counts["pending"] += 1
-    progress = Progress(study.name, len(cells), counts, stream=stream, live=live, quiet=quiet)
-    summary = SweepSummary(study.name, store.dir, len(cells), counts, executor=ex.describe())
+    total = len(cells) if search is None else max(len(cells), study.size())
+    counts["pending"] += total - len(cells)  # trials a search has not asked for yet
+    progress = Progress(study.name, total, counts, stream=stream, live=live, quiet=quiet)
+    summary = SweepSummary(study.name, store.dir, total, counts, executor=ex.describe())
     for note in notes:
         progress.message(note)
     if study.dropped:
         progress.message(f"left out (not registered here): {', '.join(study.dropped)}")
-    if not todo:
+    if not todo and search is None:
         progress.close()
         summary.counts = store.summary(by_id)
         summary.seconds = time.perf_counter() - t_start
@@ -152,10 +160,19 @@ def _sweep(study: Study, cells: list[Cell], store: Store, ex: Executor, todo: de
     store.start_heartbeat()
     try:
         ex.start()
-        progress.message(f"{study.name}: {len(todo)} of {len(cells)} cells to run; {ex.describe()}; store {store.dir}")
+        progress.message(f"{study.name}: {len(todo) if search is None else 'up to ' + str(total - len(cells) + len(todo))} "
+                         f"of {total} cells to run; {ex.describe()}; store {store.dir}")
         if isinstance(ex, ProcessExecutor):
             ex.wait_ready()
-        while todo or inflight or elsewhere:
+        while True:
+            if not (todo or inflight or elsewhere):
+                new = search.next_batch(ex.slots) if search is not None else []  # the next trials, from the results so far
+                if not new:
+                    break
+                store.add_cells([c.to_json() for c in new])  # planned before they run: a resume runs these first
+                cells += new
+                by_id.update((c.cell_id, c) for c in new)
+                todo.extend(new)
             while todo and len(inflight) < ex.slots:
                 cell = todo.popleft()
                 lease = store.claim(cell.cell_id, retry=retry if cell.cell_id not in retried else ())

@@ -142,7 +142,7 @@ class _Builder(VerdictSections, DetailSections, DynamicsSections):
     def summary_line(self) -> str:
         s = self.store
         counts = s.by_status()
-        order = ["ok", "diverged", "error", "oom", "skipped", R.PENDING, R.UNREADABLE]
+        order = ["ok", "pruned", "diverged", "error", "oom", "skipped", R.PENDING, R.UNREADABLE]
         parts = [f"{counts[k]} {k}" for k in order if counts.get(k)]
         seeds = T.sort_values({c.seed for c in s.cells if c.seed is not None})
         text = f"**{len(s.cells)} cells** ({', '.join(parts)}) over {len(s.problems)} problem(s), seeds {', '.join(map(T.show, seeds)) or '—'}."
@@ -177,6 +177,13 @@ class _Builder(VerdictSections, DetailSections, DynamicsSections):
         fixed = self.fixed_settings()
         if fixed:
             out.append("Held fixed (the conclusions hold for these settings only): " + ", ".join(fixed) + ".")
+        search = s.study.get("search")
+        if isinstance(search, dict) and search.get("kind") == "optuna":
+            out.append(f"The nuisance settings were chosen by an Optuna search ({search.get('sampler')} sampler, "
+                       f"{search.get('n_trials')} trials per problem and value, pruner {search.get('pruner') or 'none'}, "
+                       f"objective `{search.get('objective')}` averaged over {search.get('seeds_per_trial')} seed(s)): "
+                       "each trial is a configuration, and the verdict chooses among those that finished on the validation "
+                       "metric, as in any study.")
         budget = s.study.get("budget")
         if isinstance(budget, dict) and budget:
             out.append("Budget per cell: " + ", ".join(f"`{k}={T.show(v)}`" for k, v in budget.items()) + ".")
@@ -190,6 +197,12 @@ class _Builder(VerdictSections, DetailSections, DynamicsSections):
             if len(ns) > 1:
                 out.append(f"{v.problem}: values were compared over different numbers of seeds ({', '.join(map(str, sorted(ns)))}) "
                            "because some cells did not finish; see [unfinished cells](#unfinished).")
+        pruned = [c for c in s.cells if c.status == R.PRUNED]
+        if pruned:  # an Optuna search's pruner (zoo/bench/optuna_search.py): the compute it saved
+            saved = sum(int(((c.result or {}).get("search") or {}).get("epochs_saved") or 0) for c in pruned)
+            trained = sum(int((c.result or {}).get("epochs") or 0) for c in s.cells if c.result)
+            out.append(f"The search's pruner stopped {len(pruned)} cell(s) early, saving {saved} of the "
+                       f"{saved + trained} epochs their budgets allowed ({saved / max(1, saved + trained):.0%}).")
         counts = s.by_status()
         bad = {k: n for k, n in counts.items() if k != "ok"}
         if bad:
@@ -281,7 +294,7 @@ class _Builder(VerdictSections, DetailSections, DynamicsSections):
         counts = Counter(c.status for c in bad)
         blocks.append(D.Para("Cells without a usable result, with the reason the harness recorded "
                              f"({', '.join(f'{n} {k}' for k, n in counts.items())}). Diverged cells count against their "
-                             "configuration; errors, out-of-memory, skipped and pending cells are left out of the comparison."))
+                             "configuration; errors, out-of-memory, skipped, pruned and pending cells are left out of the comparison."))
         blocks.append(D.Table(["status", "problem", "settings", "seed", "cell", "reason"], rows,
                               caption="Unfinished cells", collapse_after=20))
         return blocks
