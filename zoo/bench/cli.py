@@ -5,6 +5,7 @@
     zoo bench optimizers --executor ray --address auto
     zoo bench status optimizers                     # done / failed / pending counts
     zoo bench list                                  # the shipped studies
+    zoo bench infer mlp --batch-sizes 1,8,64        # inference latency (zoo/bench/infer.py)
 
 Exit codes: 0 when every cell is recorded without failure, 1 when some cell
 failed (error or oom) or is still pending, 2 for a mistake in the command or the
@@ -25,7 +26,7 @@ STORE_FILE_BYTES = 1 << 30
 
 
 def add_commands(sub: Any, argv: list[str]) -> None:
-    action = argv[1] if len(argv) > 1 and argv[0] == "bench" and argv[1] in ("status", "list") else None
+    action = argv[1] if len(argv) > 1 and argv[0] == "bench" and argv[1] in ("status", "list", "infer") else None
     if action == "status":
         p = sub.add_parser("bench", help="run a benchmark study (zoo bench status STUDY: its progress)",
                            description="Counts of done, failed and pending cells of a study, and the failures.")
@@ -34,6 +35,11 @@ def add_commands(sub: Any, argv: list[str]) -> None:
         p.add_argument("--quick", action="store_true", help="the study's quick (CI) form")
         p.add_argument("--out", default="runs", help="store root (default: runs)")
         p.set_defaults(run=cmd_status)
+        return
+    if action == "infer":
+        from zoo.bench.infer import add_parser
+
+        add_parser(sub)
         return
     if action == "list":
         p = sub.add_parser("bench", help="run a benchmark study", description="List the shipped studies.")
@@ -45,7 +51,7 @@ def add_commands(sub: Any, argv: list[str]) -> None:
         help="run a benchmark study (zoo bench status STUDY: its progress)",
         description="Run every cell of a study (a benchmarks/*.yaml file or a shipped study's name) that is not "
         "done yet, one record per cell under OUT/STUDY/. Interrupt and rerun at will: done cells are kept. "
-        "Also: `zoo bench status STUDY`, `zoo bench list`.",
+        "Also: `zoo bench status STUDY`, `zoo bench list`, `zoo bench infer MODEL|ID`.",
     )
     p.add_argument("study", help="study file or shipped study name (zoo bench list)")
     p.add_argument("--quick", action="store_true", help="run the study's quick form (tiny, for CI); stored as NAME-quick")
