@@ -50,6 +50,7 @@ def test_infer_writes_a_record_and_prints_a_table(tmp_path, capsys):
         assert r["repeats"] == 3 and r["flops_per_sample"] == flops
         assert 0 < r["latency_ms_median"] <= r["latency_ms_p90"]
         assert r["throughput"] == pytest.approx(r["batch_size"] / (r["latency_ms_median"] / 1e3))
+    assert res["cpu_seconds"] > 0 and res["peak_memory_mb"] > 0
     assert (out / "env.json").exists()
     assert "median ms" in text and "32-true" in text and len(text.strip().splitlines()) == 2 + 2
 
@@ -76,3 +77,24 @@ def test_unknown_model_or_id_is_one_line_and_exit_2(capsys, tmp_path):
     lines = err.strip().splitlines()
     assert code == 2 and len(lines) == 1 and "unknown model or pretrained id 'mpl-digits'" in lines[0], err
     assert not (tmp_path / "r").exists()
+
+
+def test_infer_takes_a_pretrained_id_and_its_dataset(tmp_path, capsys):
+    out = tmp_path / "inf"
+    code, text, err = run(["bench", "infer", "mlp-wine", "--batch-sizes", "2", "--warmup", "0", "--repeats", "2",
+                           "--out", str(out)], capsys)
+    assert code == 0, err
+    res = record.read_result(out)
+    assert res["source"] == "checkpoint mlp-wine" and res["data"] == "wine" and res["rows"][0]["status"] == "ok"
+
+
+def test_a_device_that_is_not_here_gives_skipped_rows(tmp_path, capsys):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    code, text, err = run(["bench", "infer", "mlp", "--data", "digits", "--batch-sizes", "1", "--device", "cuda",
+                           "--out", str(tmp_path / "inf")], capsys)
+    res = record.read_result(tmp_path / "inf")
+    assert code == 0 and res["status"] == "skipped" and res["rows"][0]["status"] == "skipped"
+    assert "not available here" in res["rows"][0]["reason"] and "skipped" in text

@@ -262,8 +262,12 @@ def cmd_infer(args: argparse.Namespace) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    task, dm, data, source_kind = load_model(args.model, args.data, max(batch_sizes))
+    from zoo import cost
+
     device = resolve_device(args.device) if args.device == "auto" else args.device
+    cost.reset_peak_memory(device if probe_ok(device) else "cpu")
+    c0 = cost.cpu_seconds()
+    task, dm, data, source_kind = load_model(args.model, args.data, max(batch_sizes))
     if device == "cpu" or probe_ok(device):
         task.to(device)
         if hasattr(dm, "to"):
@@ -272,6 +276,8 @@ def cmd_infer(args: argparse.Namespace) -> int:
     rows, what = benchmark(task, dm, batch_sizes=batch_sizes, precisions=precisions, device=device,
                            warmup=args.warmup, repeats=args.repeats)
     result = make_record(args, task, data, source_kind, device, rows, what, time.perf_counter() - t0)
+    mem, kind = cost.peak_memory_mb(device if probe_ok(device) else "cpu")
+    result.update(cpu_seconds=cost.cpu_seconds() - c0, peak_memory_mb=mem, peak_memory_kind=kind)
     if out is None:
         stamp = time.strftime("%Y%m%d-%H%M%S")
         out = check_output_dir(Path("runs") / "infer" / f"{_slug(args.model)}-{data}-{device}-{stamp}", new=True)
@@ -345,7 +351,7 @@ def format_table(result: dict[str, Any]) -> str:
         lines.append([r["precision"], str(r["batch_size"]), _num(r["latency_ms_median"], ".3f"),
                       _num(r["latency_ms_p90"], ".3f"), _num(r["throughput"], ",.0f"), _si(r["flops_per_sample"]),
                       "—" if frac is None else f"{100 * frac:.1f}%"])
-    widths = [max(len(c), *(len(row[i]) for row in lines if len(row) > i and len(row) == len(cols)))
+    widths = [max([len(c)] + [len(row[i]) for row in lines if len(row) == len(cols) or i < 2])
               for i, c in enumerate(cols)]
     fmt = "  ".join(["{:<%d}" % widths[0]] + ["{:>%d}" % w for w in widths[1:]])
     out = [head, fmt.format(*cols)]
