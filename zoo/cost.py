@@ -38,7 +38,7 @@ PEAK_DTYPES = {"32-true": "float32", "bf16-mixed": "bfloat16", "16-mixed": "floa
 """The matmul dtype whose peak a run of each precision is compared with."""
 PEAK_SECONDS = 0.3
 """Time spent timing one (dtype, threads) pair on first use; the best matmul of it is the peak."""
-PEAK_SIZES = {"cpu": (512, 1024), "cuda": (4096, 8192), "mps": (2048,)}
+PEAK_SIZES = {"cpu": (256, 512, 1024), "cuda": (4096, 8192), "mps": (2048,)}
 """Sides of the square matrices multiplied (the best of them is the peak)."""
 
 
