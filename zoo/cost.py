@@ -258,6 +258,7 @@ def run_cost(task: Any, data: Any, *, device: str, precision: str, throughput: f
     dtype = PEAK_DTYPES.get(precision)
     peak = None
     with contextlib.suppress(Exception):  # never fail a run for a note
+        machine_peaks(device, threads)  # every dtype at one thread and at the run's: what env.json records
         peak = matmul_peak(dtype, device=device, threads=threads) if dtype else None
     achieved = fps * throughput if fps is not None and throughput and throughput > 0 else None
     mem, kind = peak_memory_mb(device)

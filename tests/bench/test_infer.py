@@ -34,6 +34,7 @@ def test_a_cell_record_carries_the_cost_fields(tmp_path):
                                                     / stored["matmul_peak_flops"])
     env = json.loads((tmp_path / "env.json").read_text())
     assert stored["matmul_peak_flops"] in env["matmul_peak_flops"].values()
+    assert {k.split("|")[-2] for k in env["matmul_peak_flops"]} == {"float32", "bfloat16"}  # both dtypes, this machine
 
 
 def test_infer_writes_a_record_and_prints_a_table(tmp_path, capsys):
