@@ -99,3 +99,25 @@ def test_a_device_that_is_not_here_gives_skipped_rows(tmp_path, capsys):
     res = record.read_result(tmp_path / "inf")
     assert code == 0 and res["status"] == "skipped" and res["rows"][0]["status"] == "skipped"
     assert "not available here" in res["rows"][0]["reason"] and "skipped" in text
+
+
+def test_inputs_over_the_element_bound_or_of_another_shape_are_one_line(tmp_path, capsys, monkeypatch):
+    from zoo.bench import infer
+
+    monkeypatch.setattr(infer, "MAX_INPUT_ELEMENTS", 192)  # digits: 64 features and a label a sample
+    code, _, err = run(["bench", "infer", "mlp", "--data", "digits", "--batch-sizes", "1,4", "--out", str(tmp_path / "a")],
+                       capsys)
+    assert code == 2 and "a batch of 4 has 260 elements (inputs and targets), over the limit of 192" in err and len(err.splitlines()) == 1
+    monkeypatch.undo()
+    code, _, err = run(["bench", "infer", "mlp-wine", "--data", "digits", "--batch-sizes", "1", "--out", str(tmp_path / "b")],
+                       capsys)
+    assert code == 2 and "do not fit the model" in err and len(err.splitlines()) == 1, err
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_the_python_api_returns_the_record_without_writing(tmp_path, monkeypatch):
+    from zoo.bench.infer import run_infer
+
+    monkeypatch.chdir(tmp_path)
+    res = run_infer("mlp_tiny", data="wine", batch_sizes=[3], warmup=0, repeats=2)
+    assert res["kind"] == "infer" and [r["batch_size"] for r in res["rows"]] == [3] and not list(tmp_path.iterdir())

@@ -16,7 +16,8 @@ The record is a folder like a cell's (zoo/record.py, kind ``infer``): ``result.j
 per precision x batch size; a precision that cannot run here is a ``skipped`` row with its
 reason, an allocation failure an ``oom`` row) and ``env.json``. Typed counts are bounded
 (:data:`MAX_BATCH`, :data:`MAX_BATCH_SIZES`, :data:`MAX_REPEATS`, :data:`MAX_WARMUP`,
-:data:`MAX_INPUT_ELEMENTS`) and a row stops repeating after :data:`MAX_ROW_SECONDS`.
+:data:`MAX_INPUT_ELEMENTS`) and a row's warm-up and its timed passes each stop after
+:data:`MAX_ROW_SECONDS`.
 """
 
 from __future__ import annotations
@@ -95,15 +96,19 @@ def parse_precisions(text: str) -> list[str]:
     return list(dict.fromkeys(check_choice("precision", t, PRECISIONS) for t in items))
 
 
+def _int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
 def check_counts(warmup: int, repeats: int, threads: int | None) -> None:
-    if not 0 <= warmup <= MAX_WARMUP:
+    if not _int(warmup) or not 0 <= warmup <= MAX_WARMUP:
         raise ConfigError(f"--warmup must be an integer 0..{MAX_WARMUP}, got {warmup}.")
-    if not 1 <= repeats <= MAX_REPEATS:
+    if not _int(repeats) or not 1 <= repeats <= MAX_REPEATS:
         raise ConfigError(f"--repeats must be an integer 1..{MAX_REPEATS}, got {repeats}.")
     if threads is not None:
         from zoo.config import THREADS_MAX
 
-        if not 1 <= threads <= THREADS_MAX:
+        if not _int(threads) or not 1 <= threads <= THREADS_MAX:
             raise ConfigError(f"--threads must be an integer 1..{THREADS_MAX}, got {threads}.")
 
 
@@ -151,14 +156,12 @@ def input_batch(dm: Any, size: int) -> tuple[Any, ...]:
     n = next((len(t) for t in batch if isinstance(t, torch.Tensor) and t.ndim), 0)
     if not n:
         raise ConfigError("the dataset's test split gives no batch to time.")
+    elements = sum(t.numel() for t in batch if isinstance(t, torch.Tensor) and t.ndim and len(t) == n) * size // n
+    if elements > MAX_INPUT_ELEMENTS:  # checked before the batch is made
+        raise ConfigError(f"a batch of {size} has {elements:,} elements (inputs and targets), over the limit of "
+                          f"{MAX_INPUT_ELEMENTS:,}; choose smaller --batch-sizes.")
     idx = torch.arange(size) % n
     return tuple(t[idx.to(t.device)] if isinstance(t, torch.Tensor) and t.ndim and len(t) == n else t for t in batch)
-
-
-def _elements(batch: tuple[Any, ...]) -> int:
-    import torch
-
-    return sum(t.numel() for t in batch if isinstance(t, torch.Tensor))
 
 
 def forward_fn(task: Any) -> tuple[Any, str]:
@@ -177,8 +180,11 @@ def time_row(fn: Any, batch: tuple[Any, ...], *, device: str, warmup: int, repea
     import torch
 
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
-    for _ in range(warmup):
+    stop = time.perf_counter() + max_seconds
+    for _ in range(warmup):  # warm-up and timed passes each stop after max_seconds
         fn(batch)
+        if time.perf_counter() >= stop:
+            break
     sync()
     times: list[float] = []
     stop = time.perf_counter() + max_seconds
@@ -205,6 +211,20 @@ def benchmark(task: Any, dm: Any, *, batch_sizes: list[int], precisions: list[st
 
     fn, what = forward_fn(task)
     task.eval()
+    size = max(batch_sizes)
+    largest = input_batch(dm, size)  # bounded before any row runs; each row takes its first rows
+
+    def first(bs: int) -> tuple[Any, ...]:
+        return tuple(t[:bs] if isinstance(t, torch.Tensor) and t.ndim and len(t) == size else t for t in largest)
+
+    try:
+        with torch.inference_mode():
+            fn(first(1))
+    except RuntimeError as e:  # e.g. a checkpoint given another dataset's inputs
+        if _is_oom(e):
+            raise
+        raise ConfigError(f"the inputs of the dataset do not fit the model ({' '.join(str(e).split())[:200]}); "
+                          "pass the --data it was trained on.") from None
     rows: list[dict[str, Any]] = []
     for precision in precisions:
         ok, why = probe(device, precision)
@@ -217,15 +237,10 @@ def benchmark(task: Any, dm: Any, *, batch_sizes: list[int], precisions: list[st
         for bs in batch_sizes:
             row: dict[str, Any] = {"precision": precision, "batch_size": bs, "status": "ok", "reason": None}
             try:
-                batch = input_batch(dm, bs)
-                if _elements(batch) > MAX_INPUT_ELEMENTS:
-                    raise ConfigError(f"a batch of {bs} has {_elements(batch):,} input elements, over the limit of "
-                                      f"{MAX_INPUT_ELEMENTS:,}; choose smaller --batch-sizes.")
+                batch = first(bs)
                 with torch.inference_mode(), fabric.autocast():
                     flops = cost.count_flops(lambda: fn(batch))
                     times = time_row(fn, batch, device=device, warmup=warmup, repeats=repeats)
-            except ConfigError:
-                raise
             except Exception as e:  # noqa: BLE001 -- a row that fails is a row with its reason
                 if not _is_oom(e):
                     raise
@@ -247,50 +262,69 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", Path(text).name or text)[:80] or "model"
 
 
-def cmd_infer(args: argparse.Namespace) -> int:
-    from zoo.engine import resolve_device
-    from zoo.errors import check_choice
-    from zoo.config import DEVICES
-    from zoo.io import check_output_dir, make_output_dir
-
-    batch_sizes = parse_batch_sizes(args.batch_sizes)
-    precisions = parse_precisions(args.precision)
-    check_choice("device", args.device, DEVICES)
-    check_counts(args.warmup, args.repeats, args.threads)
-    out = check_output_dir(args.out, new=True) if args.out is not None else None
+def run_infer(source: str, *, data: str | None = None, batch_sizes: Any = (1, 8, 64), precisions: Any = ("32-true",),
+              device: str = "cpu", warmup: int = 10, repeats: int = 50, threads: int | None = None) -> dict[str, Any]:
+    """Benchmark ``source`` (a model name, a pretrained id or a checkpoint folder) and return its
+    ``infer`` record (zoo/record.py; nothing written). ``batch_sizes`` and ``precisions``: sequences
+    or comma-separated text, checked and bounded as the command's flags are."""
     import torch
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
     from zoo import cost
+    from zoo.config import DEVICES
+    from zoo.engine import resolve_device
+    from zoo.errors import check_choice
 
-    device = resolve_device(args.device) if args.device == "auto" else args.device
-    cost.reset_peak_memory(device if probe_ok(device) else "cpu")
-    c0 = cost.cpu_seconds()
-    task, dm, data, source_kind = load_model(args.model, args.data, max(batch_sizes))
-    if device == "cpu" or probe_ok(device):
-        task.to(device)
+    sizes = parse_batch_sizes(batch_sizes if isinstance(batch_sizes, str) else ",".join(map(str, batch_sizes)))
+    precs = parse_precisions(precisions if isinstance(precisions, str) else ",".join(precisions))
+    check_choice("device", device, DEVICES)
+    check_counts(warmup, repeats, threads)
+    device = resolve_device(device) if device == "auto" else device
+    here = device if probe_ok(device) else "cpu"
+    old_threads = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        cost.reset_peak_memory(here)
+        c0 = cost.cpu_seconds()
+        task, dm, data_name, kind = load_model(source, data, max(sizes))
+        task.to(here)
         if hasattr(dm, "to"):
-            dm.to(device)
-    t0 = time.perf_counter()
-    rows, what = benchmark(task, dm, batch_sizes=batch_sizes, precisions=precisions, device=device,
-                           warmup=args.warmup, repeats=args.repeats)
-    result = make_record(args, task, data, source_kind, device, rows, what, time.perf_counter() - t0)
-    mem, kind = cost.peak_memory_mb(device if probe_ok(device) else "cpu")
-    result.update(cpu_seconds=cost.cpu_seconds() - c0, peak_memory_mb=mem, peak_memory_kind=kind)
+            dm.to(here)
+        t0 = time.perf_counter()
+        rows, what = benchmark(task, dm, batch_sizes=sizes, precisions=precs, device=device, warmup=warmup,
+                               repeats=repeats)
+        result = make_record(source, task, data_name, kind, device, rows, what, time.perf_counter() - t0,
+                             warmup=warmup, repeats=repeats)
+        mem, mem_kind = cost.peak_memory_mb(here)
+        result.update(cpu_seconds=cost.cpu_seconds() - c0, peak_memory_mb=mem, peak_memory_kind=mem_kind)
+    finally:
+        torch.set_num_threads(old_threads)
+    return result
+
+
+def cmd_infer(args: argparse.Namespace) -> int:
+    from zoo.io import check_output_dir, make_output_dir
+
+    parse_batch_sizes(args.batch_sizes)  # every typed value checked before anything is loaded or written
+    parse_precisions(args.precision)
+    check_counts(args.warmup, args.repeats, args.threads)
+    out = check_output_dir(args.out, new=True) if args.out is not None else None
+    result = run_infer(args.model, data=args.data, batch_sizes=args.batch_sizes, precisions=args.precision,
+                       device=args.device, warmup=args.warmup, repeats=args.repeats, threads=args.threads)
     if out is None:
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        out = check_output_dir(Path("runs") / "infer" / f"{_slug(args.model)}-{data}-{device}-{stamp}", new=True)
+        name = f"{_slug(args.model)}-{result['data']}-{result['device']}-{stamp}"
+        out = check_output_dir(Path("runs") / "infer" / name, new=True)
     make_output_dir(out)
-    write(out, result, device)
+    write(out, result, result["device"])
     if args.json:
         import json
 
-        print(json.dumps(rows, indent=1))
+        print(json.dumps(result["rows"], indent=1))
     else:
         print(format_table(result))
     print(f"record: {out}", file=sys.stderr)
-    return 1 if any(r["status"] == "oom" for r in rows) else 0
+    return 1 if any(r["status"] == "oom" for r in result["rows"]) else 0
 
 
 def probe_ok(device: str) -> bool:
@@ -299,8 +333,8 @@ def probe_ok(device: str) -> bool:
     return bool(available_devices().get(device))
 
 
-def make_record(args: argparse.Namespace, task: Any, data: str, source_kind: str, device: str,
-                rows: list[dict[str, Any]], what: str, seconds: float) -> dict[str, Any]:
+def make_record(source: str, task: Any, data: str, source_kind: str, device: str, rows: list[dict[str, Any]],
+                what: str, seconds: float, *, warmup: int, repeats: int) -> dict[str, Any]:
     import torch
 
     from zoo import record
@@ -310,8 +344,8 @@ def make_record(args: argparse.Namespace, task: Any, data: str, source_kind: str
     return record.new_result(
         "infer", status, None if status == record.OK else rows[0].get("reason"),
         task_kind=getattr(task, "kind", None), num_parameters=task.num_parameters(), seconds=seconds,
-        model=getattr(task, "zoo_spec", {}).get("model") or args.model, source=f"{source_kind} {args.model}",
-        data=data, device=device, warmup=args.warmup, repeats=args.repeats, rows=rows, timed=what,
+        model=getattr(task, "zoo_spec", {}).get("model") or source, source=f"{source_kind} {source}",
+        data=data, device=device, warmup=warmup, repeats=repeats, rows=rows, timed=what,
         threads=torch.get_num_threads(),
     )
 
