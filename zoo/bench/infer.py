@@ -43,12 +43,12 @@ MAX_ROW_SECONDS = 30.0
 """Timed passes of one row stop after this long (the row records how many ran)."""
 SUPERVISED = ("multiclass", "binary", "regression")
 
-HELP = "run a benchmark study (zoo bench status STUDY: its progress)"
 
 
-def add_parser(sub: Any) -> None:
+def add_parser(sub: Any, help: str) -> None:
+    """``zoo bench infer``'s arguments (``help``: the ``zoo bench`` line of zoo/bench/cli.py)."""
     p = sub.add_parser(
-        "bench", help=HELP,
+        "bench", help=help,
         description="Inference latency (median, p90) and throughput of a model per batch size and precision, "
         "after warm-up; printed as a table and recorded as result.json + env.json (zoo/bench/infer.py).")
     p.add_argument("action", choices=["infer"])
