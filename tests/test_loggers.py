@@ -21,3 +21,15 @@ def test_wandb_logger_runs_offline(tmp_path, monkeypatch):
     runs = list((tmp_path / "r" / "wandb").glob("offline-run-*"))
     assert runs, list((tmp_path / "r").rglob("*"))[:20]
     assert list(runs[0].glob("*.wandb"))
+
+
+def test_tensorboard_gets_the_test_metrics_and_no_placeholder(tmp_path):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    res = zoo.train("mlp_tiny", "wine", max_epochs=2, progress=False, out_dir=tmp_path / "r", logger="tensorboard", save=False)
+    acc = EventAccumulator(str(tmp_path / "r" / "tensorboard")).Reload()
+    tags = set(acc.Tags()["scalars"])
+    assert "hp_metric" not in tags and {"val_loss", "test/acc", "test/loss", "val/acc"} <= tags
+    (event,) = acc.Scalars("test/acc")
+    assert event.step == 2 and event.value == pytest.approx(res.metrics["test"]["acc"])

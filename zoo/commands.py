@@ -65,6 +65,7 @@ def add_commands(sub: Any, argv: list[str]) -> None:
     p.add_argument("--data", help="dataset (default: the one it was trained on)")
     p.add_argument("--split", default="test", choices=("train", "val", "test"), help="split to score (default: test)")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    p.add_argument("--beam", type=int, default=1, help="translation models: also BLEU of beam search of this width, 2-16 (default: 1, greedy only)")
     p.set_defaults(run=cmd_evaluate)
 
 
@@ -239,6 +240,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     res = train(model, cfg.data.data, out_dir=out, on_ready=ready, file=file, **flags)
     f = res.fit
+    if "embeddings" in res.task.zoo_spec:
+        from zoo.embeddings import describe
+
+        print(describe(res.task.zoo_spec["embeddings"]))
     print(f"stopped: {f.stop_reason} after {len(f.history)} epochs, {f.steps} steps ({f.steps_per_epoch} per epoch); "
           f"best epoch {f.best_epoch} ({f.monitor} {f.best_score:.4g}); {f.throughput:,.0f} samples/s; {res.seconds:.1f} s")
     for split in ("val", "test"):
@@ -292,6 +297,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         raise ConfigError(f"{args.source} predicts {card['kwargs'].get('num_classes')} classes; {data!r} has {n}: "
                           "fine-tune it first (zoo finetune).")
     task = load_pretrained(args.source)
+    if args.beam != 1:
+        if not hasattr(task, "eval_beam"):
+            raise ConfigError(f"--beam is for translation models; {args.source} is a {card['model']!r} checkpoint.")
+        if not 2 <= args.beam <= 16:
+            raise ConfigError(f"--beam must be an integer from 1 (greedy) to 16, got {args.beam}.")
+        task.eval_beam = args.beam
     task.use_data(dm)
     metrics, _ = task.evaluate(getattr(dm, f"{args.split}_dataloader")())
     scalars = headline(metrics)

@@ -218,6 +218,7 @@ def fit(
         logger.log_hyperparams({"steps_per_epoch": spe, **{k: getattr(cfg, k) for k in cfg.__dataclass_fields__}})
 
     for epoch in range(1, cfg.max_epochs + 1):
+        task.start_epoch(epoch)
         task.train()
         running = torch.zeros((), device=fabric.device)
         seen, steps_before = 0, res.steps
@@ -293,6 +294,4 @@ def fit(
     if best_state is not None and res.best_epoch != len(res.history):
         task.load_state_dict(best_state)
     res.throughput = timed_samples / timed_seconds if timed_seconds > 0 else res.samples / max(res.train_seconds, 1e-9)
-    for logger in loggers:
-        logger.finalize("success" if res.stop_reason != "diverged" else "failed")
-    return res
+    return res  # the loggers stay open: whoever made them logs the final metrics and finalizes them

@@ -129,6 +129,8 @@ def create(name: str, *, pretrained: str | bool | os.PathLike | None = None, num
            freeze: str = "none", task: str | None = None, **kwargs: Any):
     """A task training model ``name``, as :func:`zoo.factory.create`; ``pretrained``: an id, a
     checkpoint folder, or True for the model's default entry, whose weights it starts from."""
+    if kwargs.get("init_embeddings"):  # applied by zoo.training.prepare, which knows the data's vocabularies
+        raise ConfigError("init_embeddings needs the data's vocabularies: train with zoo.train(...) or zoo train.")
     if pretrained is None or pretrained is False:
         if num_classes is not None:
             kwargs["num_classes"] = num_classes

@@ -100,9 +100,11 @@ FIELDS: dict[str, dict[str, Any]] = {
               "rows": []},
 }
 """Keys of one kind only. Cells may also carry ``epochs``, ``tuned`` (values a tuner chose, e.g.
-``{"lr": ...}``) and ``target_reached``. An ``infer`` record (``zoo bench infer``, zoo/bench/infer.py)
-has one row per precision × batch size: latency median and p90 (ms), throughput (samples/s),
-forward FLOPs per sample and the fraction of the matmul peak achieved, or the reason it was skipped."""
+``{"lr": ...}``), ``target_reached`` and ``embeddings`` (the word2vec coverage report of
+``zoo/embeddings.py``, also in a run's ``spec``). An ``infer`` record (``zoo bench infer``,
+zoo/bench/infer.py) has one row per precision × batch size: latency median and p90 (ms), throughput
+(samples/s), forward FLOPs per sample and the fraction of the matmul peak achieved, or the reason it
+was skipped."""
 
 
 class RecordError(ValueError):

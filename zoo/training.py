@@ -71,6 +71,7 @@ def load_data(data: str, *, batch_size: int, seed: int, data_options: dict[str, 
 
 def prepare(cfg: RunConfig) -> tuple[Task, Any]:
     """Seed, load the data, build the task for it: what a run and a range test start from."""
+    _check_embeddings(cfg)
     seed_everything(cfg.run.seed)
     dm = load_data(cfg.data.data, batch_size=cfg.data.batch_size, seed=cfg.run.seed, data_options=cfg.data.data_options)
     info = dm.info
@@ -79,9 +80,16 @@ def prepare(cfg: RunConfig) -> tuple[Task, Any]:
     entry = registry.get(cfg.model)
     implied = entry.from_data(info) if entry.from_data else {}
     task = factory.build(cfg, implied) if not cfg.run.init_from else _from_checkpoint(cfg, implied)
+    if cfg.run.unfreeze_top:
+        task.schedule_unfreeze(cfg.run.unfreeze_top, cfg.run.unfreeze_epoch)
     model_config = getattr(task.model, "config", None)
     if model_config is not None:
         check_combination(model_config, cfg.data)  # with the builder's own defaults, now known
+    if not cfg.run.init_from and getattr(model_config, "init_embeddings", ""):
+        from zoo.embeddings import apply
+
+        apply(task, model_config.init_embeddings, side=model_config.init_embeddings_side,
+              freeze=model_config.freeze_embeddings, info=info, train=getattr(dm, "splits", {}).get("train"))
     task.data_info = info
     task.zoo_spec.update(data=cfg.data.data, seed=cfg.run.seed, batch_size=cfg.data.batch_size,
                          data_options=cfg.data.data_options)
@@ -90,6 +98,16 @@ def prepare(cfg: RunConfig) -> tuple[Task, Any]:
     else:
         task.prepare_data_stats(dm)  # from scratch, or a re-initialized input scaler fitted on this data
     return task, dm
+
+
+def _check_embeddings(cfg: RunConfig) -> None:
+    """The word2vec settings of a translator (zoo/embeddings.py) that are each valid but not together."""
+    chosen = cfg.model_settings
+    if cfg.run.init_from and ("init_embeddings" in chosen or "freeze_embeddings" in chosen):
+        raise ConfigError("init_embeddings starts the word embeddings from word2vec, init_from the whole model from a "
+                          f"checkpoint ({cfg.run.init_from!r}); use one of them.")
+    if chosen.get("freeze_embeddings") and not chosen.get("init_embeddings"):
+        raise ConfigError("freeze_embeddings needs init_embeddings (a word2vec checkpoint to start the embeddings from).")
 
 
 def _from_checkpoint(cfg: RunConfig, implied: dict[str, Any]) -> Task:
@@ -107,9 +125,9 @@ def _from_checkpoint(cfg: RunConfig, implied: dict[str, Any]) -> Task:
     n = implied.get("num_classes")
     if n is not None and n != card["kwargs"].get("num_classes"):
         overrides["num_classes"] = n
-    for key in ("in_features", "vocab_size", "src_vocab_size", "tgt_vocab_size"):
-        if key in implied and key in card["kwargs"] and implied[key] != card["kwargs"][key]:
-            overrides[key] = implied[key]  # the shape check names the layer, and reinit= lets it be re-initialized
+    for key, value in implied.items():  # the shapes this data implies (input features, channels, vocabularies)
+        if key != "num_classes" and key in card["kwargs"] and value != card["kwargs"][key]:
+            overrides[key] = value  # the shape check names the layer, and reinit= lets it be re-initialized
     if cfg.kind != card["task"]:
         overrides["task"] = cfg.kind  # e.g. a multiclass checkpoint fine-tuned on binary data
     task = load_pretrained(cfg.run.init_from, freeze=cfg.run.freeze, reinit=cfg.run.reinit, **overrides)
@@ -159,6 +177,7 @@ def train(
         metrics[split] = m
         if split == "test":
             predictions = out
+    _log_final(loggers, metrics, len(result.history), result.diverged)
     recorded = cfg.to_dict(model_config=getattr(task.model, "config", None))
     spent = cost.run_cost(task, dm, device=fabric.device.type, precision=loop.precision, throughput=result.throughput,
                           threads=torch.get_num_threads(), cpu_seconds=cost.cpu_seconds() - c0)
@@ -166,6 +185,18 @@ def train(
     if run_dir is not None:
         write_run(res, save=save and not result.diverged)  # a diverged run leaves no checkpoint to load
     return res
+
+
+def _log_final(loggers: list[Any], metrics: dict[str, Any], epoch: int, diverged: bool) -> None:
+    """The final validation and test metrics (scalars) to TensorBoard and W&B, then close the loggers.
+    The CSV logger's metrics.csv stays one row per epoch; result.json holds the final metrics."""
+    from lightning.pytorch.loggers import CSVLogger
+
+    final = {f"{split}/{k}": v for split, m in metrics.items() for k, v in headline(m).items()}
+    for lg in loggers:
+        if not isinstance(lg, CSVLogger):
+            lg.log_metrics(final, step=epoch)
+        lg.finalize("failed" if diverged else "success")
 
 
 def _loggers(kind: str, run_dir: Path, name: str) -> list[Any]:
@@ -179,7 +210,7 @@ def _loggers(kind: str, run_dir: Path, name: str) -> list[Any]:
         try:
             from lightning.pytorch.loggers import TensorBoardLogger
 
-            return [TensorBoardLogger(run_dir, name="tensorboard", version="")]
+            return [TensorBoardLogger(run_dir, name="tensorboard", version="", default_hp_metric=False)]  # no -1 placeholder
         except (ModuleNotFoundError, ImportError):
             raise ConfigError("logger 'tensorboard' needs the tensorboard package: pip install 'zoobench[tensorboard]'.") from None
     try:

@@ -34,7 +34,7 @@ def test_init_refuses_a_different_study_under_the_same_name(tmp_path):
     s = _init(tmp_path)
     assert not s.init({"name": "st"}, "A", [])  # same study: fine (resume)
     before = (tmp_path / "st" / "study.json").read_bytes()
-    with pytest.raises(StudyMismatchError, match="different study named 'st'.*Nothing was changed"):
+    with pytest.raises(StudyMismatchError, match="another version of study 'st'.*Nothing was changed"):
         Store(tmp_path, "st").init({"name": "st"}, "B", [])
     assert (tmp_path / "st" / "study.json").read_bytes() == before
 

@@ -61,7 +61,15 @@ def test_status_command_and_retry_failed(tmp_path, capsys):
     # Fix the study? It would be a different study: refused, nothing changed.
     p.write_text(yaml.safe_dump({**raw, "name": "bad", "fixed": {}}))
     assert main(["bench", str(p), "--out", out]) == 2
-    assert "different study named 'bad'" in capsys.readouterr().err
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "another version of study 'bad': axes.monitor removed" in err and "fixed.monitor removed" in err
+    # zoo bench status says so too, and --new-version runs the edited study into a store of its own.
+    assert main(["bench", "status", str(p), "--out", out]) == 0
+    assert "was edited since this store was made (axes.monitor removed" in capsys.readouterr().out
+    assert main(["bench", str(p), "--out", out, "--new-version"]) == 0
+    assert "runs into" in capsys.readouterr().err and (tmp_path / "runs" / "bad-v2" / "study.json").exists()
+    assert main(["bench", str(p), "--out", out, "--new-version"]) == 0  # resumes v2, makes no v3
+    assert not (tmp_path / "runs" / "bad-v3").exists()
     # --retry-failed reruns the failures (here they fail again, and are recorded again).
     p.write_text(yaml.safe_dump({**raw, "name": "bad"}))
     ids = sorted(d.name for d in (tmp_path / "runs" / "bad").iterdir() if not d.name.startswith(".") and d.is_dir())

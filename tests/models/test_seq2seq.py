@@ -344,3 +344,25 @@ def test_recipe_reaches_the_bar(use_shared_data, tmp_path):
     metrics = json.loads((tmp_path / "run" / "result.json").read_text())["metrics"]
     assert metrics["val"]["acc"] >= 0.71
     assert metrics["test"]["bleu"] > 0.2
+
+
+def test_evaluate_reports_beam_bleu_beside_greedy(trained, capsys):
+    res, out = trained
+    task = load_checkpoint(out / "checkpoint")
+    dm = load_data("numbers_en_es", batch_size=32, seed=0)
+    task.use_data(dm)
+    task.eval_beam = 3
+    metrics, _ = task.evaluate(dm.test_dataloader())
+    src, tgt = dm.splits["test"][0], dm.splits["test"][1]
+    with torch.no_grad():
+        beams = task.model.eval().beam_search(src, 3)
+    strip = lambda rows: [[t for t in r if t not in (PAD_ID, EOS_ID)] for r in rows]  # noqa: E731
+    want = corpus_bleu(strip(beams), strip(tgt[:, 1:].tolist()))
+    assert metrics["beam"] == 3 and metrics["bleu_beam"] == pytest.approx(want, abs=1e-9)
+    assert main(["evaluate", str(out / "checkpoint"), "--beam", "3", "--json"]) == 0
+    got = json.loads(capsys.readouterr().out)["metrics"]
+    assert got["bleu_beam"] == pytest.approx(want, abs=1e-9) and got["bleu"] == pytest.approx(metrics["bleu"])
+    assert main(["evaluate", "mlp-wine", "--beam", "3"]) == 2
+    assert "--beam is for translation models; mlp-wine is a 'mlp' checkpoint." in capsys.readouterr().err
+    assert main(["evaluate", str(out / "checkpoint"), "--beam", "99"]) == 2
+    assert "--beam must be an integer from 1 (greedy) to 16, got 99." in capsys.readouterr().err

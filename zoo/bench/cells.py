@@ -37,6 +37,30 @@ def canonical(obj: Any) -> str:
     return json.dumps(normalize(obj), sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
 
 
+def _short(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"))
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def differences(old: Any, new: Any, path: str = "") -> list[str]:
+    """Where two JSON documents differ, as ``path: old -> new`` lines (added and removed keys say so):
+    how an edited study differs from the stored one (``Store.differences``)."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        out: list[str] = []
+        for k in sorted(set(old) | set(new), key=str):
+            p = f"{path}.{k}" if path else str(k)
+            if k not in old:
+                out.append(f"{p} added ({_short(new[k])})")
+            elif k not in new:
+                out.append(f"{p} removed (was {_short(old[k])})")
+            else:
+                out += differences(old[k], new[k], p)
+        return out
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        return [d for i, (a, b) in enumerate(zip(old, new)) for d in differences(a, b, f"{path}[{i}]")]
+    return [f"{path}: {_short(old)} -> {_short(new)}"] if old != new else []
+
+
 def cell_id(problem: str, seed: int, params: Mapping[str, Any]) -> str:
     """First 16 hex digits of sha256 of the canonical ``{problem, seed, params}``."""
     return hashlib.sha256(canonical({"problem": problem, "seed": seed, "params": params}).encode()).hexdigest()[:16]

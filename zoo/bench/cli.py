@@ -70,6 +70,8 @@ def add_commands(sub: Any, argv: list[str]) -> None:
                    help="rerun skipped cells (e.g. now on a machine with the device)")
     p.add_argument("--out", default="runs", help="store root (default: runs)")
     p.add_argument("--dry-run", "--dry_run", action="store_true", help="list the cells and their state; run nothing")
+    p.add_argument("--new-version", "--new_version", action="store_true",
+                   help="the study file was edited: run it into a store of its own, runs/NAME-vK (resumes the version that holds it)")
     p.set_defaults(run=cmd_bench)
 
 
@@ -85,6 +87,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.address and args.executor != "ray":
         raise ConfigError("--address is for --executor ray.")
     study = load_study(args.study, quick=args.quick)
+    if args.new_version:
+        study = _version_of(study, args.out)
     if not args.dry_run:
         from zoo.io import check_output_dir
 
@@ -113,6 +117,24 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 1 if summary.failed or summary.pending else 0
 
 
+def _version_of(study: Any, out: str) -> Any:
+    """``study`` under the name of the store that holds it: its own if that holds this same study (or
+    nothing yet), else the first NAME-vK (K >= 2) that holds it or is new."""
+    import dataclasses
+
+    from zoo.bench.store import Store
+
+    for k in range(1, 1000):
+        version = study if k == 1 else dataclasses.replace(study, name=f"{study.name}-v{k}")
+        if not Store(out, version.name).differences(version.identity()):
+            if k > 1:
+                print(f"zoo bench: this version of {study.name!r} runs into {Path(out) / version.name}", file=sys.stderr)
+            return version
+    from zoo.errors import ZooError
+
+    raise ZooError(f"{out} holds 999 versions of study {study.name!r}; move some away.")
+
+
 def _store_for(study: str, quick: bool, out: str):
     from zoo.bench.parse import study_name
     from zoo.bench.store import Store
@@ -131,6 +153,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     from zoo.io import check_regular
 
     store = _store_for(args.study, args.quick, args.out)
+    _note_edits(args, store)
     for name in ("study.json", "cells.json"):  # a directory, /dev/zero or a pipe there: one line, no hang
         path = store.dir / name
         if path.exists() or path.is_symlink():
@@ -168,6 +191,18 @@ def cmd_status(args: argparse.Namespace) -> int:
         for cid, info in running.items():
             print(f"  {cid}  {labels.get(cid, '?')}  on {info.get('host')} pid {info.get('pid')} since {info.get('time')}")
     return 0
+
+
+def _note_edits(args: argparse.Namespace, store: Any) -> None:
+    """``zoo bench status FILE``: say when the study file no longer matches the study stored."""
+    if not (store.dir / "study.json").exists() or Path(args.study).is_dir():
+        return
+    from zoo.bench.parse import load_study
+
+    changed = store.differences(load_study(args.study, quick=args.quick).identity())
+    if changed:
+        print(f"note: {args.study} was edited since this store was made ({'; '.join(changed[:4])}); the status below is "
+              "the stored version's. `zoo bench STUDY --new-version` runs the edited one into a store of its own.")
 
 
 def _label(c: dict[str, Any]) -> str:

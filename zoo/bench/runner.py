@@ -349,6 +349,8 @@ def _train(cell: Cell, workdir: Path, result: dict[str, Any], log: Any) -> None:
         num_parameters=res.task.num_parameters(),
         epochs=len(fit.history),
     )
+    if "embeddings" in res.task.zoo_spec:  # word2vec coverage of a translator's embeddings (zoo/embeddings.py)
+        result["embeddings"] = res.task.zoo_spec["embeddings"]
     ttt = time_to_target(fit.history, cell.target)
     result["time_to_target"] = ttt["seconds"] if ttt else None
     if ttt:

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import os
 import secrets
 import shutil
@@ -50,6 +51,7 @@ from pathlib import Path
 from typing import Any
 
 from zoo import record
+from zoo.bench.cells import differences
 from zoo.errors import DataError, ZooError
 from zoo.record import FAILED, PENDING, STATUSES, CellRecord
 from zoo.errors import writing
@@ -207,17 +209,30 @@ class Store:
                 tmp_study.unlink(missing_ok=True)
 
     def _check_same(self, identity: str) -> None:
-        path = self.dir / "study.json"
+        changed = self.differences(identity)
+        if changed:
+            raise StudyMismatchError(
+                f"{self.dir} holds another version of study {self.name!r}: {'; '.join(changed[:4])}"
+                f"{f' (and {len(changed) - 4} more)' if len(changed) > 4 else ''}. Results of two versions are never "
+                "mixed: run with --new-version (a store of its own), choose another --out, or move that folder away. "
+                "Nothing was changed."
+            )
+
+    def differences(self, identity: str) -> list[str]:
+        """How the study stored here differs from the study of ``identity`` (``Study.identity``), as
+        ``path: stored -> new`` lines; empty when they are the same or nothing is stored yet."""
+        path = self.dir / STUDY
+        if not path.exists():
+            return []
         try:
             old = _json_read(path)
         except (OSError, ValueError) as e:
             raise StudyMismatchError(f"{path} is unreadable ({e}); move that folder away or choose another --out.") from None
-        if old.get("identity") != identity:
-            raise StudyMismatchError(
-                f"{self.dir} holds a different study named {self.name!r} (its settings differ from this file's); "
-                "results of two studies are never mixed: rename the study, choose another --out, or move that folder away. "
-                "Nothing was changed."
-            )
+        stored = old.get("identity") if isinstance(old, dict) else None
+        try:
+            return [] if stored == identity else differences(json.loads(stored), json.loads(identity)) or ["its settings differ"]
+        except (TypeError, ValueError):
+            return ["its settings differ from this file's"]
 
     def read_study(self) -> dict[str, Any]:
         path = self.dir / STUDY
@@ -581,3 +596,4 @@ class Snapshot:
         for c in self.cells:
             counts[c.status] = counts.get(c.status, 0) + 1
         return counts
+

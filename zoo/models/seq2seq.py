@@ -21,6 +21,9 @@ attention scores; target padding is excluded from the loss, and the decoder is
 causal. ``tests/models/test_seq2seq.py`` checks that outputs do not depend on
 the amount of padding.
 
+Word embeddings can start from a word2vec checkpoint's vectors (``init_embeddings``,
+``init_embeddings_side``, ``freeze_embeddings``): :mod:`zoo.embeddings`, applied when the data is known.
+
 Token ids: ``<pad>`` = 0 and ``<unk>`` = 1 on both sides, ``<bos>`` = 2 and
 ``<eos>`` = 3 on the target side (``zoo/data/vocab.py``; ``zoo/data/translation.py`` builds the vocabularies).
 
@@ -45,6 +48,7 @@ from zoo.registry import register_model
 
 RNNS = ("gru", "lstm")
 ATTENTIONS = ("none", "additive", "multiplicative", "dot")
+EMBEDDING_SIDES = ("source", "target", "both")
 State = Tensor | tuple[Tensor, Tensor]  # GRU: h (L, B, H); LSTM: (h, c)
 
 
@@ -74,6 +78,12 @@ class Seq2SeqConfig:
     """Width of the additive score's hidden layer (0 = hidden); unused by the other scores."""
     dropout: float = 0.0
     """Drop probability on embeddings, between stacked layers and before the output layer."""
+    init_embeddings: str = ""
+    """Start the word embeddings from a word2vec checkpoint (pretrained id or folder; zoo/embeddings.py); "" = random."""
+    init_embeddings_side: str = "source"
+    """Embeddings that init_embeddings fills: source (English in spa_eng and numbers_en_es), target or both."""
+    freeze_embeddings: bool = False
+    """Keep the embeddings that init_embeddings filled fixed during training."""
 
     def __post_init__(self) -> None:
         for name in ("src_vocab_size", "tgt_vocab_size", "max_len", "embed_dim", "hidden", "num_layers"):
@@ -84,6 +94,7 @@ class Seq2SeqConfig:
         check_choice("attention", self.attention, ATTENTIONS)
         check_positive("attention_dim", self.attention_dim, allow_zero=True, integer=True)
         check_fraction("dropout", self.dropout)
+        check_choice("init_embeddings_side", self.init_embeddings_side, EMBEDDING_SIDES)
         if self.bidirectional and self.hidden % 2:
             raise ConfigError(f"a bidirectional encoder splits hidden in two directions, so hidden must be even, got {self.hidden}.")
 

@@ -49,7 +49,8 @@ class Seq2SeqTask(Task):
     masked accuracy in Hands-On ML ch. 16), ``exact`` (sentences with every
     token right); with ``full=True`` also ``bleu`` (corpus BLEU-4 of greedy
     translations, 0-1, :func:`corpus_bleu`) and ``examples`` (source, reference,
-    translation of the first :attr:`EXAMPLES` sentences of the split).
+    translation of the first :attr:`EXAMPLES` sentences of the split); with :attr:`eval_beam` >= 2
+    also ``bleu_beam``, the corpus BLEU of beam-search translations of that width.
     """
 
     kind = "seq2seq"
@@ -61,6 +62,8 @@ class Seq2SeqTask(Task):
         if not 0 <= label_smoothing < 1:
             raise ConfigError(f"label_smoothing must be in [0, 1), got {label_smoothing!r}.")
         self.label_smoothing = label_smoothing
+        self.eval_beam = 0
+        """With a width >= 2, a full evaluation also decodes by beam search: ``bleu_beam`` beside greedy ``bleu``."""
 
     def _logits(self, batch: tuple[Tensor, ...]) -> tuple[Tensor, Tensor]:
         src, tgt = batch[0], batch[1]
@@ -97,12 +100,14 @@ class Seq2SeqTask(Task):
             out["hyps"] = _words(pred.tolist(), (PAD_ID, EOS_ID))
             out["refs"] = _words(target.cpu().tolist(), (PAD_ID, EOS_ID))
             out["srcs"] = _words(batch[0].cpu().tolist(), (PAD_ID,))
+            if self.eval_beam > 1:
+                out["beams"] = _words(self.model.beam_search(batch[0], self.eval_beam), (PAD_ID, EOS_ID))
         n = out["tokens"].sum()
         return out["nll"].sum() / n.clamp(min=1), int(n), out
 
     def split_results(self, out: dict[str, Any], loss: float, *, full: bool) -> tuple[dict[str, Any], dict[str, Any]]:
         """Sentences back in split order; loss per token; BLEU and examples from the greedy translations."""
-        text = {k: out.pop(k) for k in ("hyps", "refs", "srcs") if k in out}
+        text = {k: out.pop(k) for k in ("hyps", "refs", "srcs", "beams") if k in out}
         order = torch.argsort(out["row"]) if "row" in out else torch.arange(len(out["tokens"]))
         out = {k: v[order] for k, v in out.items()}
         out["acc"] = out["correct"] / out["tokens"].clamp(min=1)
@@ -110,6 +115,9 @@ class Seq2SeqTask(Task):
         if text:
             hyps, refs, srcs = ([seqs[i] for i in order.tolist()] for seqs in (text["hyps"], text["refs"], text["srcs"]))
             metrics["bleu"] = corpus_bleu(hyps, refs)
+            if "beams" in text:
+                metrics["bleu_beam"] = corpus_bleu([text["beams"][i] for i in order.tolist()], refs)
+                metrics["beam"] = self.eval_beam
             metrics["examples"] = self._examples(srcs, refs, hyps)
         return metrics, out
 
