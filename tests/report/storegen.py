@@ -326,7 +326,7 @@ def make_store(root: Path, name: str, *, problems: list[str], scientific: dict[s
     axes = {**{a: {"role": "scientific", "values": v} for a, v in scientific.items()},
             **{a: {"role": "nuisance", "values": v} for a, v in nuisance.items()},
             **{a: {"role": "fixed", "values": [v]} for a, v in fixed.items()}}
-    study = {"name": name, "description": "", "quick": False,
+    study = {"name": name, "description": "", "quick": False, "source": f"/src/benchmarks/{name}.yaml",
              "problems": [{"id": p, "model": PROBLEMS[p][0], "data": PROBLEMS[p][1], "kind": PROBLEMS[p][2],
                            "data_options": {}, "params": {}} for p in problems],
              "axes": axes, "scientific": list(scientific), "nuisance": list(nuisance), "fixed": fixed,

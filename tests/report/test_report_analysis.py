@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats
 from sklearn import metrics as M
@@ -92,16 +93,97 @@ def test_nuisance_is_chosen_on_validation_and_diverged_configs_rank_last(tmp_pat
     assert by["a"].config == {"lr": 0.1} and by["a"].test == pytest.approx({0: 0.80, 1: 0.81, 2: 0.82})
     assert by["a"].select_metric == "val_acc" and by["a"].n_configs == 2
     assert by["c"].config == {"lr": 0.1} and by["c"].n_diverged == 1  # the diverging lr=1.0 is passed over
-    assert [e.value for e in v.entries] == ["b", "a", "c"]  # ranked by the test mean of the chosen configs
-    assert v.margin == pytest.approx(0.852 - 0.81)
-    ref = stats.ttest_rel([0.85, 0.852, 0.854], [0.80, 0.81, 0.82])
+    # ranked by the validation score of the chosen configs (a 0.90, b 0.85, c 0.70), never by test
+    assert [e.value for e in v.entries] == ["a", "b", "c"]
+    assert v.margin == pytest.approx(0.81 - 0.852)  # the best on validation trails b on test
+    ref = stats.ttest_rel([0.80, 0.81, 0.82], [0.85, 0.852, 0.854])
     assert v.comparison.pvalue == pytest.approx(ref.pvalue)
-    # the winner against every other value, then Holm over those two tests
-    ref_c = stats.ttest_rel([0.85, 0.852, 0.854], [0.70, 0.70, 0.70])
+    # the best against every other value, then Holm over those two tests
+    ref_c = stats.ttest_rel([0.80, 0.81, 0.82], [0.70, 0.70, 0.70])
     assert [c.pvalue for c in v.versus] == pytest.approx([ref.pvalue, ref_c.pvalue])
     lo, hi = sorted([ref.pvalue, ref_c.pvalue])
     expect = {lo: min(1, 2 * lo), hi: max(min(1, 2 * lo), min(1, hi))}
     assert v.holm == pytest.approx([expect[ref.pvalue], expect[ref_c.pvalue]])
+
+
+def _exact_percentile_bootstrap(wins: np.ndarray) -> tuple[float, float]:
+    """Every one of the n^n resamples of n seeds, equally likely: the 2.5th and 97.5th percentiles of their means."""
+    n = len(wins)
+    idx = np.array(np.meshgrid(*[np.arange(n)] * n, indexing="ij")).reshape(n, -1).T
+    means = wins[idx].mean(1)
+    return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+
+
+def test_probability_of_improvement_equals_an_independent_bootstrap():
+    best = {0: 0.90, 1: 0.91, 2: 0.92, 3: 0.93, 4: 0.94}
+    other = {0: 0.85, 1: 0.95, 2: 0.92, 3: 0.92, 4: 0.90}  # best wins on seeds 0, 3, 4; ties on 2; loses on 1
+    got = S.prob_improvement(best, other, "max")
+    wins = np.array([1.0, 0.0, 0.5, 1.0, 1.0])
+    assert got.n == 5 and got.p == pytest.approx(wins.mean())
+    assert (got.low, got.high) == pytest.approx(_exact_percentile_bootstrap(wins), abs=0.02)
+    # lower is better: the same seeds, the other way round
+    assert S.prob_improvement(best, other, "min").p == pytest.approx(1 - wins.mean())
+    # only shared seeds count; one outcome on every seed: a zero-width interval
+    one = S.prob_improvement({0: 1.0, 1: 2.0, 9: 0.0}, {0: 0.0, 1: 1.0}, "max")
+    assert (one.n, one.p, one.low, one.high) == (2, 1.0, 1.0, 1.0)
+    assert S.prob_improvement({0: 1.0}, {1: 1.0}, "max").n == 0
+
+
+def test_tie_group_equals_scipy_and_a_below_chance_cell_is_flagged(tmp_path: Path):
+    """Four values × 5 seeds: ranked on validation; tied = Holm p >= 0.05 against the best (recomputed
+    here with scipy and numpy); a value whose predictions do worse than the majority class is flagged."""
+    from zoo.record import write_predictions
+    from zoo.report import build_report
+
+    root = tmp_path / "ties"
+    root.mkdir()
+    (root / "study.json").write_text(json.dumps({"name": "ties", "axes": {
+        "optimizer": {"role": "scientific", "values": ["a", "b", "c", "d", "e"]}}}))
+    rng = np.random.default_rng(3)
+    y = np.array([0] * 70 + [1] * 20 + [2] * 10)  # majority class: 0.70
+    test_acc = {"a": [0.90, 0.91, 0.89, 0.92, 0.90], "b": [0.89, 0.91, 0.90, 0.90, 0.91],
+                "c": [0.80, 0.82, 0.79, 0.81, 0.80], "d": [0.60, 0.62, 0.61, 0.63, 0.60]}
+    val = {"a": 0.95, "b": 0.93, "c": 0.85, "d": 0.80}
+    for opt, accs in test_acc.items():
+        for s, acc in enumerate(accs):
+            cid = f"{opt}-{s}"
+            _cell(root, cid, opt, 0.1, s, val=val[opt] + 0.001 * s, test=None)
+            pred = y.copy()
+            wrong = rng.choice(len(y), int(round((1 - acc) * len(y))), replace=False)
+            pred[wrong] = (y[wrong] + 1) % 3
+            probs = np.eye(3)[pred] * 0.8 + 0.2 / 3
+            write_predictions(root / cid, {"probs": probs, "target": y})
+    _cell(root, "e-0", "e", 0.1, 0, val=None, test=None, status="error")  # a value with no finished cell
+    table = T.cell_table(T.load(root))
+    (v,) = S.verdicts(table)
+    assert [e.value for e in v.entries] == ["a", "b", "c", "d"]
+    best = np.array(test_acc["a"])
+    ps = [stats.ttest_rel(best, test_acc[k]).pvalue for k in "bcd"]
+    order = np.argsort(ps)
+    holm = np.empty(3)
+    holm[order] = np.minimum(1, np.maximum.accumulate(np.array(ps)[order] * (3 - np.arange(3))))
+    assert v.holm == pytest.approx(list(holm))
+    assert v.tied == [True, *(bool(h >= 0.05) for h in holm)] == [True, True, False, False]
+    assert [v.separated(i) for i in (1, 2, 3)] == ["tied", "worse", "worse"]
+    for k, imp in zip("bcd", v.improvement):
+        d = best - np.array(test_acc[k])
+        assert imp.p == pytest.approx(np.mean((d > 0) + 0.5 * (d == 0)))
+    assert S.missing_values(table, v) == ["e"]
+    (flag,) = S.no_better_than_trivial(table, v)
+    assert flag.entry.value == "d" and flag.below == 5 and flag.baseline == pytest.approx(0.70)
+
+    rep = build_report(root, tmp_path / "report")
+    readme = (rep.out_dir / "README.md").read_text()
+    verdict = readme[readme.index("## Verdict"):readme.index("### Caveats")]
+    assert "**No better than trivial** on mlp-digits: `optimizer` = **d**, 5 of 5 seed(s)" in verdict
+    assert "**Missing** on mlp-digits: `optimizer` = **e**" in verdict
+    assert verdict.index("**No better than trivial**") < verdict.index("| problem |")  # flagged at the top
+    assert "tied for best with **b**" in verdict and "it beats c" in verdict and "beats b" not in verdict
+    csv = pd.read_csv(rep.out_dir / "verdict.csv").set_index("value")
+    assert list(csv.tied_for_best) == [True, True, False, False]
+    assert csv.loc["d", "seeds_no_better_than_trivial"] == 5 and csv.loc["a", "seeds_no_better_than_trivial"] == 0
+    assert csv.loc["c", "p_vs_best_holm"] == pytest.approx(v.holm[1])
+    assert csv.loc["b", "p_improvement"] == pytest.approx(v.improvement[0].p)
 
 
 def test_holm_adjustment_by_hand():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import re
@@ -59,15 +60,22 @@ def test_report_files(optimizers_report):
     for name in ("README.md", "index.html", "results.csv", "per_class.csv", "verdict.csv"):
         assert (out / name).is_file(), name
     pngs = sorted(p.stem for p in (out / "figures").glob("*.png"))
-    assert pngs == sorted(p.stem for p in (out / "figures").glob("*.svg"))
+    assert not list((out / "figures").glob("*.svg"))  # SVG only on request (--svg)
     assert {"isolation_optimizer", "roc_mlp_digits", "pr_mlp_digits", "confusion_mlp_digits", "roc_mlp_breast_cancer",
             "scatter_mlp_diabetes", "curves_mlp_digits", "lr_range_mlp_digits"} <= set(pngs)
     html = (out / "index.html").read_text()
-    assert html.count("data:image/png;base64,") == len(pngs)  # every figure embedded
+    assert html.count("data:image/png;base64,") == len(pngs)  # every figure embedded, once
+    embedded = re.findall(r'src="data:image/png;base64,([^"]+)"', html)
+    assert sorted(base64.b64decode(b) for b in embedded) == sorted((out / "figures" / f"{p}.png").read_bytes() for p in pngs)
     assert not re.search(r"""(src|href)=["']?(https?:|//|figures/)""", html)  # self-contained, no network
     readme = (out / "README.md").read_text()
     for p in pngs:
         assert f"(figures/{p}.png)" in readme
+    assert "[SVG]" not in readme
+    # how to regenerate it on a fresh clone, where the store is not: the study is re-run first
+    assert f"`zoo bench optimizers && zoo report runs/optimizers --out {out}` (81 cells, of which 77 ran, " in readme
+    assert "Code: commit `0123456789abcdef0123456789abcdef01234567`; whether the tree was clean was not recorded" in readme
+    assert "git_dirty" not in readme
     # verdict first: the first section of both documents
     assert readme.index("## Verdict") < readme.index("## Classification detail") < readme.index("## Training dynamics")
     assert html.index('id="verdict"') < html.index("<figure")
@@ -225,11 +233,21 @@ def test_report_reads_the_store_only_and_is_reproducible(tmp_path: Path, batch_s
     from zoo.report import build_report
 
     names = ("README.md", "index.html", "results.csv", "per_class.csv", "verdict.csv", "figures/throughput.png",
-             "figures/throughput.svg", "figures/roc_mlp_digits.svg")
+             "figures/roc_mlp_digits.png")
     before = {n: (out / n).read_bytes() for n in names}
     build_report(batch_store, out, metric="f1")
     for n in names:
         assert (out / n).read_bytes() == before[n], n
+    # SVG on request, byte-identical too; a report without it removes the old copies
+    svgs = ("figures/throughput.svg", "figures/roc_mlp_digits.svg")
+    build_report(batch_store, out, metric="f1", svg=True)
+    first = {n: (out / n).read_bytes() for n in svgs}
+    assert "([SVG](figures/throughput.svg))" in (out / "README.md").read_text()
+    build_report(batch_store, out, metric="f1", svg=True)
+    assert {n: (out / n).read_bytes() for n in svgs} == first
+    assert (out / "figures/throughput.png").read_bytes() == before["figures/throughput.png"]
+    build_report(batch_store, out, metric="f1")
+    assert not list((out / "figures").glob("*.svg"))
 
 
 # ------------------------------------------------------------------------------------------
@@ -358,3 +376,21 @@ def test_the_report_layer_imports_no_training_code():
                 [node.module or ""] if isinstance(node, ast.ImportFrom) else []
             found += [f"{f.name}: {n}" for n in names if any(n == b or n.startswith(b + ".") for b in banned)]
     assert not found, found
+
+
+def test_shipped_reports_are_small_and_say_how_to_regenerate():
+    """reports/: under 12 MB, PNG only, each figure embedded once, no `git_dirty True`, and each says
+    how to re-run its study on a fresh clone (the stores are not shipped)."""
+    root = Path(__file__).resolve().parents[2] / "reports"
+    folders = sorted(p for p in root.iterdir() if p.is_dir())
+    assert len(folders) == 8
+    assert sum(f.stat().st_size for f in root.rglob("*") if f.is_file()) < 12_000_000
+    for d in folders:
+        assert not list(d.rglob("*.svg")), d.name
+        html, readme = (d / "index.html").read_text(), (d / "README.md").read_text()
+        embedded = re.findall(r'src="data:image/png;base64,([^"]+)"', html)
+        assert sorted(base64.b64decode(b) for b in embedded) == sorted(p.read_bytes() for p in (d / "figures").glob("*.png"))
+        for text in (html, readme):
+            assert "git_dirty" not in text and "Code: commit" in text, d.name
+            assert re.search(rf"on a fresh clone the study is re-run first: (`|<code>)zoo bench {d.name}\b[^`<]* (&&|&amp;&amp;) "
+                             rf"zoo report runs/{d.name}(`|</code>) \(\d+ cells", text), d.name

@@ -14,15 +14,18 @@ from zoo.report import tables as T
 from zoo.report.fmt import fmt_ci
 
 MAX_PANELS = 6
-"""Figures draw at most this many scientific values (the best ones) per problem."""
+"""Figures draw at most this many scientific values (the first in rank order, by validation) per problem."""
 MAX_DIVERGED_CURVES = 20
 
 
 class Sections:
     """The state a report is built from, and the helpers its sections share."""
 
-    def __init__(self, store: T.Snapshot, table: T.Table, verdicts: list[S.Verdict], out: Path, command: str):
+    def __init__(self, store: T.Snapshot, table: T.Table, verdicts: list[S.Verdict], out: Path, command: str,
+                 *, svg: bool = False):
         self.store, self.table, self.verdicts, self.out, self.command = store, table, verdicts, out, command
+        self.svg = svg
+        """Also write every figure as SVG (``zoo report --svg``); PNG only otherwise."""
         self.rows = table.rows
         self.fig_dir = out / "figures"
         self.figures: list[str] = []
@@ -36,10 +39,12 @@ class Sections:
     def figure(self, fig: Any, name: str, caption: str) -> D.Figure:
         from zoo.report import figures as F
 
-        png, svg = F.render(fig)
+        png, svg = F.render(fig, svg=self.svg)
         self.figures.append(name)
-        self.figure_files[f"{name}.png"], self.figure_files[f"{name}.svg"] = png, svg
-        return D.Figure(name, caption, png)
+        self.figure_files[f"{name}.png"] = png
+        if svg is not None:
+            self.figure_files[f"{name}.svg"] = svg
+        return D.Figure(name, caption, png, svg=svg is not None)
 
     def verdict_of(self, problem: str, axis: str | None = None) -> S.Verdict | None:
         axis = axis if axis is not None else self.axis
@@ -78,16 +83,20 @@ class Sections:
         if v is None or len(v.entries) <= MAX_PANELS:
             return []
         return [D.Para(f"The figures below draw the {MAX_PANELS} best of the {len(v.entries)} values of "
-                       f"`{self.axis}` (by test mean); the tables above list them all.")]
+                       f"`{self.axis}` (by validation rank); the tables above list them all.")]
 
     def kind(self, problem: str) -> str | None:
         return self.table.kinds.get(problem)
 
-    def group_index(self, problem: str) -> dict[str, int]:
-        v = self.verdict_of(problem)
-        if v is None:
+    def group_index(self, problem: str | None = None, axis: str | None = None) -> dict[str, int]:
+        """Colour index per value of ``axis`` (default: the primary scientific axis): the value's
+        place among all the values the report's cells have, so one value has one colour in every
+        figure of the report, whatever the problem (``problem`` is accepted for the callers)."""
+        axis = axis or self.axis
+        if axis is None or axis not in self.rows.columns:
             return {}
-        return {T.canon(x): i for i, x in enumerate(T.sort_values(e.value for e in v.entries))}
+        values = {T.canon(T.native(x)): T.native(x) for x in self.rows[axis] if not T.isnan(x)}
+        return {T.canon(x): i for i, x in enumerate(T.sort_values(values.values()))}
 
     def mean_ci_table(self, problem: str, metrics: tuple[str, ...]) -> D.Table | None:
         """Per scientific value (chosen configuration): each metric's mean ± CI over seeds."""

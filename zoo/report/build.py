@@ -1,19 +1,20 @@
 """``zoo report``: turn a study's results store into ``reports/<study>/``.
 
-Writes ``README.md`` (renders on a code host), ``index.html`` (self-contained: figures
-embedded, no network), ``figures/*.png|svg``, ``results.csv`` (one row per cell, full
+Writes ``README.md`` (renders on a code host), ``index.html`` (self-contained: each figure
+embedded once, no network), ``figures/*.png`` (and ``*.svg`` with ``svg=True``), ``results.csv`` (one row per cell, full
 precision), ``per_class.csv`` and ``verdict.csv``. Everything is computed from the store
 (zoo/report/tables.py, stats.py, curves.py); no model code is imported, and running it again
 on the same store writes the same files. The files are written together: each to a temporary
 file, then all renamed into place, so a failure (a full disk) leaves no half-written report.
 
-The sections live in zoo/report/detail.py (classification, other families) and
-zoo/report/dynamics.py (training dynamics, cost); this module holds the verdict, the
-unfinished cells, the table of all cells, and the files.
+The sections live in zoo/report/verdict.py (the verdict, verdict.csv), zoo/report/detail.py
+(classification, other families) and zoo/report/dynamics.py (training dynamics, cost); this
+module holds the verdict's caveats, the unfinished cells, the table of all cells, and the files.
 
-Order of the report, verdict first: the winner of each scientific axis per problem (mean ±
-95% CI over seeds, margin, paired test) and the isolation plots, with fixed settings and
-the environment as caveats; then classification detail (per-class tables, ROC, PR,
+Order of the report, verdict first: what is missing, unfinished or no better than a trivial
+predictor; every value of each scientific axis per problem against the best on validation
+(test mean ± 95% CI over seeds, Holm-adjusted paired test, P(best > value)), the tied-for-best
+group, and the isolation plots, with fixed settings and the environment as caveats; then classification detail (per-class tables, ROC, PR,
 confusion), the other families' metrics, training dynamics, cost, and every cell that did
 not finish with its reason.
 """
@@ -42,10 +43,13 @@ from zoo.report import tables as T
 from zoo.report.base import class_names
 from zoo.report.detail import FAMILY_TITLES, DetailSections
 from zoo.report.dynamics import DynamicsSections
-from zoo.report.fmt import fmt, fmt_ci, fmt_p, fmt_signed, fname
+from zoo.report.fmt import fmt, fmt_seconds
+from zoo.report.verdict import VerdictSections
 
 ENV_SKIP = ("pid",)
 """env.json keys that differ per process and say nothing about the environment."""
+GIT_KEYS = ("git_commit", "git_dirty")
+"""env.json keys of the code's version, said in words (``_Builder.code_version``)."""
 
 
 # ------------------------------------------------------------------------------------------
@@ -67,11 +71,13 @@ class Report:
 
 
 def build_report(runs_dir: str | Path, out_dir: str | Path | None = None, *, metric: str | None = None,
-                 wandb: bool = False, wandb_project: str | None = None, command: str | None = None) -> Report:
+                 wandb: bool = False, wandb_project: str | None = None, command: str | None = None,
+                 svg: bool = False) -> Report:
     """Write the report of the store ``runs_dir`` into ``out_dir`` (default ``reports/<study>``).
 
     ``metric`` overrides the headline metric (without stage prefix, e.g. ``f1``); ``wandb``
-    also logs every finished cell as a W&B run (offline unless ``WANDB_MODE`` says otherwise).
+    also logs every finished cell as a W&B run (offline unless ``WANDB_MODE`` says otherwise);
+    ``svg`` also writes every figure as SVG (PNG only by default).
     """
     t0 = time.perf_counter()
     if out_dir is not None:
@@ -81,9 +87,11 @@ def build_report(runs_dir: str | Path, out_dir: str | Path | None = None, *, met
     verdicts = S.verdicts(table, metric)  # refuses a --metric the store does not have
     out = Path(out_dir) if out_dir is not None else Path("reports") / store.name
     check_output_dir(out)
-    command = command or f"zoo report {runs_dir}" + (f" --out {out_dir}" if out_dir is not None else "") + \
-        (f" --metric {metric}" if metric else "")
-    builder = _Builder(store, table, verdicts, out, command)
+    options = (f" --out {out_dir}" if out_dir is not None else "") + (f" --metric {metric}" if metric else "") + \
+        (" --svg" if svg else "")
+    command = command or f"zoo report {runs_dir}{options}"
+    builder = _Builder(store, table, verdicts, out, command, svg=svg)
+    builder.options = options
     doc = builder.build()
     files = builder.write(doc)
     report = Report(out, files, 0.0, len(store.cells), verdicts)
@@ -95,8 +103,11 @@ def build_report(runs_dir: str | Path, out_dir: str | Path | None = None, *, met
     return report
 
 
-class _Builder(DetailSections, DynamicsSections):
+class _Builder(VerdictSections, DetailSections, DynamicsSections):
     """The report of one store: its sections in order, and the files written."""
+
+    options = ""
+    """The ``zoo report`` options this report was written with (``--out``, ``--metric``, ``--svg``)."""
 
     # ---------------------------------------------------------------------------- sections
     def build(self) -> D.Document:
@@ -140,96 +151,27 @@ class _Builder(DetailSections, DynamicsSections):
         nui = [a for a in s.nuisance_axes if a in self.rows.columns]
         if nui:
             text += " Nuisance (tuned per value on the validation set): " + ", ".join(f"`{a}`" for a in nui) + "."
-        text += f" Regenerate: `{self.command}`."
-        return text
+        return text + " " + self.regenerate()
 
-    # ---- 1. verdict
-    def verdict_section(self) -> list[D.Block]:
-        blocks: list[D.Block] = [D.Heading(2, "Verdict", "verdict")]
-        cols = ["problem", "axis", "test metric", "winner (tuned)", "mean ± 95% CI (n)", "runner-up",
-                "mean ± 95% CI (n)", "margin", "paired t-test", "significant"]
-        rows, sentences = [], []
-        for v in self.verdicts:
-            w, r = v.winner, v.runner_up
-            if w is None:
-                rows.append([v.problem, v.axis or "—", v.metric, "no finished cell", "—", "—", "—", "—", "—", "—"])
-                sentences.append(f"**{v.problem}**: no finished cell, no verdict.")
-                continue
-            tuned = self.describe_tuned(w)
-            win = f"**{T.show(w.value) if v.axis else 'best'}**" + (f" ({tuned})" if tuned else "")
-            cmp = v.comparison
-            sig = "—" if cmp is None or cmp.significant is None else ("yes" if cmp.significant else "no")
-            rows.append([
-                v.problem, v.axis or "—", f"{v.metric} {'↑' if v.mode == 'max' else '↓'}", win, f"{fmt_ci(w.stats)} ({w.stats.n})",
-                T.show(r.value) if r else "—", f"{fmt_ci(r.stats)} ({r.stats.n})" if r else "—",
-                fmt_signed(v.margin, w.stats.mean) if r else "—", fmt_p(cmp) if r else "—", sig,
-            ])
-            sentences.append(self.verdict_sentence(v))
-        if not self.sci:  # nothing compared: problem, metric, configuration and result only
-            keep = [0, 2, 3, 4]
-            cols = ["problem", "test metric", "configuration", "mean ± 95% CI (n)"]
-            rows = [[r[i] for i in keep] for r in rows]
-        blocks.append(D.Table(cols, rows, anchor="verdict-table", collapse_after=40))
-        blocks.append(D.Bullets(sentences))
-        blocks.append(D.Para(
-            "How to read it: for every value of a scientific axis, the configuration of the other axes "
-            "(nuisance, and the other scientific axes) with the best mean **validation** metric over its "
-            "seeds is chosen — a configuration with a diverged seed ranks last — and its **test** metric is "
-            "reported as mean ± t₀.₉₇₅,ₙ₋₁·s/√n over seeds (95% confidence interval, Student's t). The winner "
-            "has the best test mean; the margin is its lead over the runner-up in the metric's favourable "
-            "direction. " + S.PAIRED_WHY))
-        for axis in self.sci or []:
-            vs = [v for v in self.verdicts if v.axis == axis and v.entries]
-            if vs:
-                from zoo.report import figures as F
+    def regenerate(self) -> str:
+        """How to write this report again: from its store, and on a fresh clone, where the store is
+        not (stores are not shipped), by re-running the study first, with how long its cells took."""
+        s = self.store
+        source = str(s.study.get("source") or "")
+        shipped = Path(source).parent.name == "benchmarks" and Path(source).suffix in (".yaml", ".yml")
+        study = Path(source).stem if shipped else (source or "STUDY_FILE")
+        bench = f"zoo bench {study}" + (" --quick" if s.study.get("quick") else "")
+        report = f"zoo report runs/{s.name}{self.options}"
+        secs = pd.to_numeric(self.rows.get("seconds", pd.Series(dtype=float)), errors="coerce")
+        ran = self.rows.status.isin([R.OK, R.DIVERGED]) & secs.notna()
+        n, k = len(s.cells), int(ran.sum())
+        took = (f"{n} cells" + (f", of which {k} ran" if k < n else "")
+                + (f", {fmt_seconds(float(secs[ran].sum()))} of recorded run time in all; `--workers N` runs N cells at once"
+                   if k else ""))
+        return (f"**Regenerate** from the store: `{self.command}`. The store (`runs/{s.name}/`) is not shipped, so on a "
+                f"fresh clone the study is re-run first: `{bench} && {report}` ({took}).")
 
-                blocks.append(self.figure(F.isolation(vs, axis), f"isolation_{fname(axis)}",
-                                          f"Isolation plot for {axis}: the test metric of the best nuisance "
-                                          "setting per value (colour: seeds; black: mean ± 95% CI; hollow diamond: "
-                                          "validation score that chose it; grey: the other nuisance settings)."))
-        blocks += [D.Heading(3, "Caveats", "caveats"), D.Bullets(self.caveats())]
-        return blocks
-
-    def verdict_sentence(self, v: S.Verdict) -> str:
-        w, r = v.winner, v.runner_up
-        assert w is not None
-        if v.axis is None:
-            return (f"**{v.problem}**: the best configuration ({T.describe_config(w.config) or 'the only one'}) "
-                    f"reaches test {v.metric} {fmt_ci(w.stats)} (n={w.stats.n}).")
-        head = f"**{v.problem}**: `{v.axis}` = **{T.show(w.value)}** wins with test {v.metric} {fmt_ci(w.stats)} (n={w.stats.n})"
-        if r is None:
-            return head + "; no other value finished, so nothing to compare."
-        cmp = v.comparison
-        if abs(v.margin) <= 1e-12:
-            head = (f"**{v.problem}**: `{v.axis}` = **{T.show(w.value)}** and **{T.show(r.value)}** tie at test "
-                    f"{v.metric} {fmt_ci(w.stats)} (n={w.stats.n}) and {fmt_ci(r.stats)} (n={r.stats.n})")
-            return head + (f"; paired t-test over {cmp.n} seeds p = {cmp.pvalue:.3f}." if cmp and cmp.testable else ".")
-        text = f"{head}, {fmt_signed(v.margin, w.stats.mean)} over {T.show(r.value)} ({fmt_ci(r.stats)})"
-        if cmp is None or not cmp.testable:
-            return text + f"; not testable ({cmp.note if cmp else 'no shared seeds'})."
-        p = "p < 0.001" if cmp.pvalue < 0.001 else f"p = {cmp.pvalue:.3f}"
-        if cmp.significant:
-            text += f"; significant at α = {S.ALPHA} (paired t-test over {cmp.n} seeds, {p})."
-        else:
-            text += f"; not significant (paired t-test over {cmp.n} seeds, {p}): the seeds do not separate them."
-        return text + self.versus_sentence(v)
-
-    @staticmethod
-    def versus_sentence(v: S.Verdict) -> str:
-        """Which other values the winner beats once the p-values are Holm-adjusted for how many were compared."""
-        tested = [(e, c, h) for e, c, h in zip(v.entries[1:], v.versus, v.holm) if c is not None and c.testable]
-        if len(tested) < 2:
-            return ""
-        beaten = [f"{T.show(e.value)} (p = {h:.3f})" for e, c, h in tested if h < S.ALPHA]
-        if not beaten:
-            return (f" Against all {len(tested)} other values, Holm-adjusted for {len(tested)} comparisons, "
-                    "no difference is significant.")
-        rest = len(tested) - len(beaten)
-        tail = "" if not rest else ("; the other value is not separated from it" if rest == 1
-                                    else f"; the other {rest} are not separated from it")
-        return (f" Holm-adjusted for {len(tested)} comparisons, it is significantly better than "
-                + ", ".join(beaten) + tail + ".")
-
+    # ---- 1. verdict: zoo/report/verdict.py; its caveats
     def caveats(self) -> list[str]:
         s, out = self.store, []
         fixed = self.fixed_settings()
@@ -263,6 +205,14 @@ class _Builder(DetailSections, DynamicsSections):
             out.append(f"**Stored and recomputed test metrics disagree** in {len({m.cell_id for m in self.table.mismatches})} "
                        f"cell(s) (largest: {worst.metric} {worst.stored:.6g} stored vs {worst.recomputed:.6g} recomputed, "
                        f"cell `{worst.cell_id}`); the report uses the recomputed values.")
+        def has_baseline(v: S.Verdict) -> bool:
+            col = f"trivial_{v.metric}"
+            return col in self.rows.columns and bool(self.rows[self.rows.problem == v.problem][col].notna().any())
+
+        no_baseline = [v.problem for v in self.verdicts if v.winner is not None and not has_baseline(v)]
+        if no_baseline:
+            out.append("No trivial baseline for " + ", ".join(dict.fromkeys(no_baseline)) + ": it is computed from the "
+                       "stored test predictions (majority class, mean predictor), which these problems' cells do not keep.")
         out += self.environment()
         return out
 
@@ -287,10 +237,11 @@ class _Builder(DetailSections, DynamicsSections):
         envs = [c.env for c in self.store.cells if c.env]
         if not envs:
             return ["Environment: no env.json stored."]
+        out = [self.code_version(envs)]
         flat: dict[str, Counter] = {}
         for e in envs:
             for k, v in _flatten(e).items():
-                if k.split(".")[-1] not in ENV_SKIP:
+                if k.split(".")[-1] not in ENV_SKIP + GIT_KEYS:
                     flat.setdefault(k, Counter())[T.show(v) if v is not None else "—"] += 1
         parts = []
         for k, cnt in flat.items():
@@ -300,7 +251,22 @@ class _Builder(DetailSections, DynamicsSections):
                 parts.append(f"{k} " + ", ".join(f"`{v}` ({n} cells)" for v, n in cnt.most_common()))
             else:
                 parts.append(f"{k} varies ({len(cnt)} values)")
-        return [f"Environment ({len(envs)} cells with env.json): " + "; ".join(parts) + "."]
+        return out + [f"Environment ({len(envs)} cells with env.json): " + "; ".join(parts) + "."]
+
+    @staticmethod
+    def code_version(envs: list[dict[str, Any]]) -> str:
+        """The commit(s) the cells ran, and whether the tracked files had uncommitted changes."""
+        commits = Counter(str(e.get("git_commit")) for e in envs if e.get("git_commit"))
+        dirty = Counter(e.get("git_dirty") for e in envs if e.get("git_commit"))
+        if not commits:
+            return "Code: no git commit recorded (not run from a git checkout)."
+        where = ", ".join(f"`{c}`" + (f" ({n} cells)" if len(commits) > 1 else "") for c, n in commits.most_common())
+        if dirty.get(True):
+            return (f"Code: commit {where}, **with uncommitted changes** to tracked files in {dirty[True]} of "
+                    f"{sum(dirty.values())} cells: the commit alone may not reproduce these numbers.")
+        if dirty.get(None):
+            return f"Code: commit {where}; whether the tree was clean was not recorded for {dirty[None]} cells."
+        return f"Code: commit {where}, clean tree (no uncommitted changes to tracked files)."
 
     # ---- failures and all cells
     def failures_section(self) -> list[D.Block]:
@@ -371,27 +337,6 @@ class _Builder(DetailSections, DynamicsSections):
                 recs.append(rec)
         return pd.DataFrame(recs, columns=["cell_id", "problem", "class", "class_name", "precision", "recall", "f1",
                                            "support", "auroc", "ap"])
-
-    def verdict_frame(self) -> pd.DataFrame:
-        recs = []
-        for v in self.verdicts:
-            for rank, e in enumerate(v.entries, 1):
-                cmp = v.comparison if rank == 1 else None
-                vs = v.versus[rank - 2] if rank > 1 else None
-                recs.append({
-                    "problem": v.problem, "axis": v.axis, "metric": v.metric, "mode": v.mode, "rank": rank,
-                    "value": T.show(e.value) if v.axis else None, "config": json.dumps(e.config, default=str),
-                    "mean": e.stats.mean, "ci95_half": e.stats.half, "n": e.stats.n,
-                    "seeds": json.dumps({T.show(k): x for k, x in e.test.items()}),
-                    "select_metric": e.select_metric, "select_score": e.select_score, "n_configs": e.n_configs,
-                    "n_diverged": e.n_diverged, "best_cell": e.best_cell, "cells": json.dumps(e.cell_ids),
-                    "margin": v.margin if rank == 1 else None,
-                    "p_value": cmp.pvalue if cmp else None, "paired_n": cmp.n if cmp else None,
-                    "significant": cmp.significant if cmp else None,
-                    "p_vs_winner": vs.pvalue if vs else None,
-                    "p_vs_winner_holm": v.holm[rank - 2] if vs else None,
-                })
-        return pd.DataFrame(recs)
 
 
 def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:

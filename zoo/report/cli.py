@@ -12,12 +12,13 @@ def add_commands(sub: Any, argv: list[str]) -> None:
         "report",
         help="write the report of a study's results store (Markdown, HTML, figures, CSV)",
         description="Read runs/<study> (never model code) and write reports/<study>/: README.md, a "
-        "self-contained index.html, figures (PNG and SVG), results.csv, per_class.csv and verdict.csv.",
+        "self-contained index.html, figures (PNG; SVG too with --svg), results.csv, per_class.csv and verdict.csv.",
     )
     p.add_argument("runs_dir", metavar="RUNS_DIR", help="a study's results store, e.g. runs/optimizers")
     p.add_argument("--out", help="report folder (default: reports/STUDY); its files are rewritten")
     p.add_argument("--metric", help="headline metric without stage prefix, e.g. f1 or mae "
                    "(default per task kind: acc, rmse, bits_per_char, analogy_acc; one the store has)")
+    p.add_argument("--svg", action="store_true", help="also write every figure as SVG under figures/ (default: PNG only)")
     p.add_argument("--wandb", action="store_true",
                    help="also log every finished cell as a W&B run (offline unless WANDB_MODE is set; no account needed)")
     p.add_argument("--wandb-project", "--wandb_project", dest="wandb_project",
@@ -28,7 +29,8 @@ def add_commands(sub: Any, argv: list[str]) -> None:
 def cmd_report(args: argparse.Namespace) -> int:
     from zoo.report import build_report
 
-    rep = build_report(args.runs_dir, args.out, metric=args.metric, wandb=args.wandb, wandb_project=args.wandb_project)
+    rep = build_report(args.runs_dir, args.out, metric=args.metric, wandb=args.wandb, wandb_project=args.wandb_project,
+                       svg=getattr(args, "svg", False))
     for v in rep.verdicts:
         w = v.winner
         if w is not None:

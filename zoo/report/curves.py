@@ -136,6 +136,27 @@ def regression_metrics(pred: np.ndarray, target: np.ndarray) -> dict[str, float]
     }
 
 
+TRIVIAL_NAMES = {"acc": "the majority-class accuracy", "rmse": "the mean predictor's RMSE"}
+"""The metrics :func:`trivial_metrics` gives, and what the baseline is called in the report."""
+
+
+def trivial_metrics(pred: dict[str, np.ndarray], *, kind: str | None = None) -> dict[str, float]:
+    """What a predictor that ignores its input scores on the same stored test labels:
+    classification, the accuracy of always predicting the most frequent test class;
+    regression, the RMSE of always predicting the test targets' mean (per column)."""
+    kind = prediction_kind(pred, kind)
+    target = np.asarray(pred["target"])
+    if not len(target):
+        return {}
+    if kind in CLASSIFICATION_KINDS:
+        counts = np.bincount(target.astype(np.int64).reshape(-1))
+        return {"acc": float(counts.max() / counts.sum())}
+    if kind == "regression":
+        y = target.astype(np.float64).reshape(len(target), -1)
+        return {"rmse": float(math.sqrt(np.mean((y - y.mean(0)) ** 2)))}
+    return {}
+
+
 def prediction_metrics(pred: dict[str, np.ndarray], *, kind: str | None = None, threshold: float = 0.5) -> dict[str, Any]:
     """Test metrics from a cell's stored predictions (see the two functions above)."""
     kind = prediction_kind(pred, kind)

@@ -128,8 +128,10 @@ class DetailSections(Sections):
                 if kind == "regression":
                     reps = [(e, c) for e, c in self.representatives(prob) if c.predictions is not None and "pred" in c.predictions]
                     if reps:
+                        groups = self.group_index(prob)
                         panels = [F.Panel(f"{self.value_label(e)} (seed {T.show(c.seed)})", c.predictions["target"],
-                                          pred=c.predictions["pred"]) for e, c in reps]
+                                          pred=c.predictions["pred"], group=groups.get(T.canon(e.value), i))
+                                  for i, (e, c) in enumerate(reps)]
                         blocks.append(self.figure(F.regression_scatter(panels), f"scatter_{fname(prob)}",
                                                   f"{prob}: predicted against true values (test set) of the representative cells."))
         return blocks

@@ -50,11 +50,13 @@ class Table:
 @dataclass
 class Figure:
     name: str
-    """File stem under ``figures/`` (``<name>.png`` and ``<name>.svg``)."""
+    """File stem under ``figures/`` (``<name>.png``, and ``<name>.svg`` if ``svg``)."""
     caption: str
     png: bytes
     width: int = 0
     """Display width in CSS pixels (0: the figure's natural width, at most the page width)."""
+    svg: bool = False
+    """An SVG copy is written beside the PNG (the Markdown links it)."""
 
 
 @dataclass
@@ -166,8 +168,8 @@ def _md_block(b: Block, figure_dir: str) -> list[str]:
         cap = [f"*{inline_md(b.caption)}*", ""] if b.caption else []
         return [*cap, *body, ""]
     if isinstance(b, Figure):
-        return [f"![{inline_md(b.caption)}]({figure_dir}/{b.name}.png)", "",
-                f"*{inline_md(b.caption)}* ([SVG]({figure_dir}/{b.name}.svg))", ""]
+        link = f" ([SVG]({figure_dir}/{b.name}.svg))" if b.svg else ""
+        return [f"![{inline_md(b.caption)}]({figure_dir}/{b.name}.png)", "", f"*{inline_md(b.caption)}*{link}", ""]
     if isinstance(b, Details):
         inner: list[str] = []
         for x in b.blocks:

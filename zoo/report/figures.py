@@ -1,7 +1,7 @@
 """The report's figures, drawn with matplotlib's object API on the Agg canvas (no pyplot
 state, no display). Each function takes plain numbers from the store and returns a
-``matplotlib.figure.Figure``; :func:`render` turns it into PNG and SVG bytes (the PNG is
-also embedded in index.html). Curves come from zoo/report/curves.py (the stored predictions),
+``matplotlib.figure.Figure``; :func:`render` turns it into PNG bytes (written under figures/
+and embedded once in index.html), and SVG bytes only when asked (``zoo report --svg``). Curves come from zoo/report/curves.py (the stored predictions),
 never from a model.
 """
 
@@ -39,13 +39,27 @@ def color(i: int) -> str:
     return PALETTE[i % len(PALETTE)]
 
 
-def render(fig: Figure) -> tuple[bytes, bytes]:
-    """The figure as PNG and SVG bytes (the report writes them with its other files)."""
+def small_png(png: bytes) -> bytes:
+    """A PNG re-encoded with a 256-colour palette (Pillow, median cut, no dithering): a third of
+    matplotlib's RGBA file on the shipped reports' figures (6.5 MB -> 2.3 MB), which look the same
+    (flat colours, anti-aliased lines)."""
+    from PIL import Image
+
+    im = Image.open(io.BytesIO(png)).convert("RGB")
+    out = io.BytesIO()
+    im.quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(out, format="PNG", optimize=True)
+    return out.getvalue()
+
+
+def render(fig: Figure, *, svg: bool = False) -> tuple[bytes, bytes | None]:
+    """The figure as PNG bytes (:func:`small_png`), and as SVG bytes if ``svg`` (else None)."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None})
-    svg = io.BytesIO()
-    fig.savefig(svg, format="svg", metadata={"Date": None, "Creator": None})
-    return buf.getvalue(), svg.getvalue()
+    if not svg:
+        return small_png(buf.getvalue()), None
+    out = io.BytesIO()
+    fig.savefig(out, format="svg", metadata={"Date": None, "Creator": None})
+    return small_png(buf.getvalue()), out.getvalue()
 
 
 def grid(n: int, *, ncols: int = 3, w: float = 3.6, h: float = 3.0, sharey: bool = False):
@@ -88,56 +102,124 @@ def _short(text: str, n: int = 38) -> str:
 # ------------------------------------------------------------------------------------------
 
 
-def isolation(verdicts: Sequence[S.Verdict], axis: str) -> Figure:
-    """One panel per problem: for each value of ``axis``, the test metric of every other
-    nuisance configuration (grey), the chosen configuration's seeds (colour), their mean ±
-    95% CI (black), and its mean validation score (hollow diamond), as the tuning playbook's
-    isolation plots."""
-    fig, axes = grid(len(verdicts), ncols=3, w=3.8, h=3.0)
+ISOLATION_CAPTION = (
+    "Isolation plot for {axis}: one panel per problem, its values in rank order (best on validation first, in bold). "
+    "For each value: the test metric of every seed of its chosen configuration (dots, one colour per value in every "
+    "figure of this report), their mean ± 95% CI (black), the mean validation score that chose it (hollow diamond, "
+    "drawn when it is the same metric) and the mean test metric of each other nuisance setting (grey). The y-range "
+    "is robust (3 × IQR fences around the points): a point beyond it is a triangle on the edge, a whisker beyond it "
+    "ends in an arrow on the edge, and diverged cells are a red × on the worse edge with their count.")
+
+
+def robust_limits(points: Sequence[float], whiskers: Sequence[tuple[float, float]] = ()) -> tuple[float, float]:
+    """A y-range for the points that an outlier (a seed at chance, a diverged value) does not
+    flatten: the points within 3 × IQR of the quartiles, and the whiskers that end inside those
+    fences, padded by 8%."""
+    pts = np.asarray([p for p in points if math.isfinite(p)], dtype=np.float64)
+    if not len(pts):
+        return 0.0, 1.0
+    q1, q3 = np.percentile(pts, [25, 75])
+    iqr = q3 - q1
+    lo_f, hi_f = (q1 - 3 * iqr, q3 + 3 * iqr) if iqr > 0 else (-math.inf, math.inf)
+    inside = pts[(pts >= lo_f) & (pts <= hi_f)]
+    lo, hi = float(inside.min()), float(inside.max())
+    for a, b in whiskers:
+        if math.isfinite(a) and a >= lo_f:
+            lo = min(lo, a)
+        if math.isfinite(b) and b <= hi_f:
+            hi = max(hi, b)
+    pad = 0.08 * (hi - lo) if hi > lo else 0.01 * max(abs(hi), 1e-9)
+    return lo - pad, hi + pad
+
+
+def isolation(verdicts: Sequence[S.Verdict], axis: str, colours: dict[str, int] | None = None) -> Figure:
+    """One panel per problem, the values of ``axis`` in rank order (best on validation first):
+    the test metric of every other nuisance configuration (grey), the chosen configuration's
+    seeds (the value's colour, ``colours``: canonical value -> palette index), their mean ± 95%
+    CI (black), and its mean validation score (hollow diamond), as the tuning playbook's
+    isolation plots. Robust y-range (:func:`robust_limits`); what lies beyond it is drawn on the
+    edge; constrained layout, so no label is clipped."""
+    colours = colours or {}
+    n = len(verdicts)
+    ncols = max(1, min(3, n))
+    nrows = math.ceil(n / ncols)
+    wide = max((len(v.entries) for v in verdicts), default=1)
+    fig = Figure(figsize=(max(3.8, 0.42 * wide + 1.4) * ncols, 3.3 * nrows + 0.6), layout="constrained")
+    axes = list(fig.subplots(nrows, ncols, squeeze=False).ravel())
+    for ax in axes[n:]:
+        ax.set_visible(False)
+    handles: dict[str, Any] = {}
     for ax, v in zip(axes, verdicts):
-        values = T.sort_values([e.value for e in v.entries])
-        pos = {T.canon(x): i for i, x in enumerate(values)}
-        winner = v.winner
-        for e in v.entries:
-            x = pos[T.canon(e.value)]
+        entries = v.entries
+        col = [color(colours.get(T.canon(e.value), i)) for i, e in enumerate(entries)]
+        same_metric = [e.select_metric.endswith(v.metric) and math.isfinite(e.select_score) for e in entries]
+        pts = [y for e, same in zip(entries, same_metric)
+               for y in (*e.test.values(), e.stats.mean, *(t for _, _, t in e.others), e.select_score if same else math.nan)]
+        whiskers = [(e.stats.low, e.stats.high) for e in entries if e.stats.n and math.isfinite(e.stats.half)]
+        lo, hi = robust_limits(pts, whiskers)
+
+        def put(x: Any, ys: Sequence[float], **kw: Any) -> None:
+            """Points inside the range as given; beyond it, triangles on the edge."""
+            ys = np.asarray(ys, dtype=np.float64)
+            xs = np.broadcast_to(np.asarray(x, dtype=np.float64), ys.shape)
+            ok = np.isfinite(ys)
+            inside = ok & (ys >= lo) & (ys <= hi)
+            label = kw.pop("label", None)
+            if inside.any():
+                h = ax.scatter(xs[inside], ys[inside], **kw)
+                if label:
+                    handles.setdefault(label, h)
+            for side, mask, marker in (("above", ok & (ys > hi), "^"), ("below", ok & (ys < lo), "v")):
+                if mask.any():
+                    kw2 = {k: val for k, val in kw.items() if k != "marker"}
+                    h = ax.scatter(xs[mask], np.full(mask.sum(), hi if side == "above" else lo), marker=marker,
+                                   clip_on=False, **kw2)
+                    handles.setdefault("beyond the range (on the edge)", h)
+
+        for x, e in enumerate(entries):
             other = [t for _, _, t in e.others if math.isfinite(t)]
             if other:
-                ax.scatter(np.full(len(other), x - 0.22), other, s=10, color="#b0b0b0", zorder=1,
-                           label="other nuisance settings (mean)" if x == 0 else None)
+                put(x - 0.22, other, s=10, color="#b0b0b0", zorder=1, label="other nuisance settings (test mean)")
             seeds = list(e.test.values())
             if seeds:
-                jitter = np.linspace(-0.08, 0.08, len(seeds)) if len(seeds) > 1 else [0.0]
-                ax.scatter(x + np.asarray(jitter), seeds, s=14, color=color(x), alpha=0.75, zorder=2)
+                jitter = np.linspace(-0.08, 0.08, len(seeds)) if len(seeds) > 1 else np.zeros(1)
+                put(x + jitter, seeds, s=14, color=col[x], alpha=0.8, zorder=2, label="test, one per seed")
             if e.stats.n:
-                err = e.stats.half if math.isfinite(e.stats.half) else 0.0
-                ax.errorbar(x + 0.2, e.stats.mean, yerr=err, fmt="o", color="black", ms=4, capsize=3, zorder=3,
-                            label="test mean ± 95% CI" if e is winner else None)
-            if math.isfinite(e.select_score) and e.select_metric.endswith(v.metric):
-                ax.scatter(x + 0.2, e.select_score, marker="D", facecolors="none", edgecolors=color(x), s=26,
-                           zorder=3, label=f"val {v.metric} (selection)" if e is winner else None)
-        ax.set_xticks(range(len(values)), [_short(T.show(x), 12) for x in values],
-                      rotation=40 if len(values) > 4 else 0, ha="right" if len(values) > 4 else "center")
-        # Limits from the points, not the whiskers: a value with 2 seeds far apart has a CI wider
-        # than every other value's spread (t = 12.7 at n = 2) and would flatten them all.
-        pts = [y for e in v.entries for y in (*e.test.values(), e.stats.mean, *(t for _, _, t in e.others),
-                                              e.select_score if e.select_metric.endswith(v.metric) else math.nan)]
-        pts = [y for y in pts if math.isfinite(y)]
-        if pts:
-            lo, hi = min(pts), max(pts)
-            pad = 0.08 * (hi - lo) if hi > lo else 0.01 * max(abs(hi), 1e-9)
-            ax.set_ylim(lo - pad, hi + pad)
-        if winner is not None:
-            i = pos[T.canon(winner.value)]
-            ax.get_xticklabels()[i].set_fontweight("bold")
-        ax.set_xlim(-0.6, len(values) - 0.4)
+                m = e.stats.mean
+                a, b = (e.stats.low, e.stats.high) if math.isfinite(e.stats.half) else (m, m)
+                ca, cb = max(a, lo), min(b, hi)
+                if lo <= m <= hi:
+                    h = ax.errorbar(x + 0.2, m, yerr=[[m - ca], [cb - m]], fmt="o", color="black", ms=4, capsize=3,
+                                    zorder=3)
+                    handles.setdefault("test mean ± 95% CI", h)
+                else:
+                    put(x + 0.2, [m], s=16, color="black", zorder=3)
+                for end, clipped, marker in ((a, a < lo, "v"), (b, b > hi, "^")):
+                    if clipped:
+                        ax.vlines(x + 0.2, max(min(m, hi), lo), lo if marker == "v" else hi, color="black", lw=1, zorder=3)
+                        ax.scatter([x + 0.2], [lo if marker == "v" else hi], marker=marker, s=14, color="black",
+                                   clip_on=False, zorder=3)
+            if same_metric[x]:
+                put(x + 0.2, [e.select_score], marker="D", facecolors="none", edgecolors=col[x], s=26, zorder=3,
+                    label="validation score that chose it (same metric)")
+            if e.n_diverged:
+                edge = lo if v.mode == "max" else hi
+                h = ax.scatter([x], [edge], marker="x", color="#d62728", s=40, clip_on=False, zorder=4)
+                handles.setdefault("diverged cells (count)", h)
+                ax.annotate(str(e.n_diverged), (x, edge), xytext=(4, 3 if v.mode == "max" else -9),
+                            textcoords="offset points", fontsize=7, color="#d62728", annotation_clip=False)
+        ax.set_ylim(lo, hi)
+        ax.set_xlim(-0.6, len(entries) - 0.4)
+        slant = len(entries) > 4
+        ax.set_xticks(range(len(entries)), [_short(T.show(e.value), 12) for e in entries],
+                      rotation=40 if slant else 0, ha="right" if slant else "center")
+        if entries:
+            ax.get_xticklabels()[0].set_fontweight("bold")
         ax.set_title(_short(v.problem, 40))
-        ax.set_xlabel(axis)
+        ax.set_xlabel(f"{axis} (rank order)")
         ax.set_ylabel(f"test {v.metric} ({'higher' if v.mode == 'max' else 'lower'} is better)")
-    if axes:
-        axes[0].legend(loc="best")
-    if any(len(v.entries) > 4 for v in verdicts):  # room for the slanted value labels
-        h = fig.get_figheight()
-        fig.subplots_adjust(bottom=1.0 / h, hspace=1.35 / (h / math.ceil(len(verdicts) / 3) - 0.8))
+    if handles:
+        fig.legend(list(handles.values()), list(handles), loc="outside lower center", ncol=min(3, len(handles)))
     fig.suptitle(f"{axis}: best over nuisance per value (isolation plot)", fontsize=10)
     return fig
 
@@ -156,6 +238,8 @@ class Panel:
     probs: np.ndarray | None = None
     pred: np.ndarray | None = None
     threshold: float = 0.5
+    group: int = -1
+    """Colour index of the panel's value (-1: by panel position)."""
 
 
 def _class_label(names: Sequence[str] | None, c: int) -> str:
@@ -272,7 +356,7 @@ def regression_scatter(panels: Sequence[Panel]) -> Figure:
     for i, (ax, p) in enumerate(zip(axes, panels)):
         pred = np.asarray(p.pred, dtype=np.float64).reshape(len(p.target), -1)[:, 0]
         y = np.asarray(p.target, dtype=np.float64).reshape(len(p.target), -1)[:, 0]
-        ax.scatter(y, pred, s=8, alpha=0.6, color=color(i))
+        ax.scatter(y, pred, s=8, alpha=0.6, color=color(p.group if p.group >= 0 else i))
         lo, hi = float(min(y.min(), pred.min())), float(max(y.max(), pred.max()))
         ax.plot([lo, hi], [lo, hi], ls=":", color="black", lw=0.9)
         ax.set(xlabel="true", ylabel="predicted")

@@ -2,9 +2,13 @@
 
 For each value of a scientific axis, the configuration of the other axes with the best
 mean validation metric is chosen (:func:`best_over_nuisance`); its test metric is
-reported as mean ± 95% confidence interval over seeds (Student's t, :func:`mean_ci`),
-and the winner is compared with every other value by a paired t-test over the seeds
-both finished (:func:`paired_test`), Holm-adjusted for how many were compared.
+reported as mean ± 95% confidence interval over seeds (Student's t, :func:`mean_ci`).
+The values are ranked by that validation score (the test metric is never used to choose),
+and the best is compared with every other value on the test metric by a paired t-test
+over the seeds both finished (:func:`paired_test`), Holm-adjusted for how many were
+compared, and by the probability of improvement over seeds with a bootstrap interval
+(:func:`prob_improvement`). The values no test separates from the best are tied with it
+(:attr:`Verdict.tied`).
 """
 
 from __future__ import annotations
@@ -92,6 +96,42 @@ PAIRED_WHY = (
 )
 
 
+@dataclass(frozen=True)
+class Improvement:
+    """P(A > B): the fraction of paired seeds on which A's test metric is better than B's
+    (a tie counts one half), with a percentile bootstrap 95% interval over the seeds
+    (Bouthillier et al. 2021, "Accounting for variance in machine learning benchmarks")."""
+
+    n: int
+    p: float
+    low: float
+    high: float
+
+
+BOOTSTRAP_RESAMPLES = 9999
+BOOTSTRAP_SEED = 0
+"""The bootstrap's resamples and seed (fixed: the same store gives the same report)."""
+
+
+def prob_improvement(a: dict[Any, float], b: dict[Any, float], mode: str) -> Improvement:
+    """P(a > b) over the seeds both have (``mode``: ``max`` if higher is better), with the
+    percentile bootstrap interval of ``scipy.stats.bootstrap`` (resampling seeds); one shared
+    seed or the same outcome on every seed gives an interval of zero width."""
+    shared = [s for s in a if s in b and np.isfinite(a[s]) and np.isfinite(b[s])]
+    if not shared:
+        return Improvement(0, math.nan, math.nan, math.nan)
+    x = np.array([a[s] for s in shared], dtype=np.float64)
+    y = np.array([b[s] for s in shared], dtype=np.float64)
+    d = x - y if mode == "max" else y - x
+    wins = np.where(d > 0, 1.0, np.where(d == 0, 0.5, 0.0))
+    p = float(wins.mean())
+    if len(wins) < 2 or np.all(wins == wins[0]):
+        return Improvement(len(wins), p, p, p)
+    res = stats.bootstrap((wins,), np.mean, n_resamples=BOOTSTRAP_RESAMPLES, method="percentile",
+                          random_state=np.random.default_rng(BOOTSTRAP_SEED), vectorized=True)
+    return Improvement(len(wins), p, float(res.confidence_interval.low), float(res.confidence_interval.high))
+
+
 def holm_adjust(pvalues: Sequence[float]) -> list[float]:
     """Holm's step-down adjustment of the winner-vs-others p-values (NaN = untestable, kept NaN).
 
@@ -167,16 +207,43 @@ class Verdict:
     metric: str
     mode: str
     entries: list[Entry]
-    """Best first (by mean test metric); entries with no finished seed last."""
+    """Best first by the mean validation score of the chosen configuration (the test mean
+    breaks ties); entries with no finished seed last."""
     versus: list[PairedTest | None] = field(default_factory=list)
-    """The winner against each later entry (``entries[1:]``, same order); None where untestable."""
+    """The best against each later entry on the test metric (``entries[1:]``, same order);
+    None where a side has no finished seed."""
     holm: list[float] = field(default_factory=list)
     """``versus`` p-values adjusted for the number of values compared (Holm), same order."""
+    improvement: list[Improvement | None] = field(default_factory=list)
+    """P(best > entry) over the paired seeds, for ``entries[1:]`` (same order)."""
 
     @property
     def comparison(self) -> PairedTest | None:
-        """The winner against the runner-up."""
+        """The best against the runner-up."""
         return self.versus[0] if self.versus else None
+
+    @property
+    def tied(self) -> list[bool]:
+        """Per entry: in the "tied for best" group. The best is; so is every finished value
+        that no test separates from it (Holm-adjusted p >= α, or fewer than 2 shared seeds)."""
+        if self.winner is None:
+            return [False] * len(self.entries)
+        out = [True]
+        for e, h in zip(self.entries[1:], self.holm):
+            out.append(bool(e.stats.n) and not (math.isfinite(h) and h < ALPHA))
+        return out
+
+    def separated(self, i: int) -> str:
+        """How entry ``i`` (> 0) stands against the best: ``worse`` or ``better`` (Holm p < α,
+        by the sign of the paired difference), ``tied``, or ``missing`` (no finished seed)."""
+        e = self.entries[i]
+        if not e.stats.n or self.winner is None:
+            return "missing"
+        if self.tied[i]:
+            return "tied"
+        cmp = self.versus[i - 1]
+        better = cmp is not None and ((cmp.mean_diff < 0) if self.mode == "max" else (cmp.mean_diff > 0))
+        return "better" if better else "worse"
 
     @property
     def winner(self) -> Entry | None:
@@ -259,7 +326,14 @@ def best_over_nuisance(table: Table, problem: str, axis: str | None, metric: str
             others=[({a: native(c[1].iloc[0][a]) for a in others}, c[3], c[4]) for c in configs[1:]],
         ))
     sign = 1 if mode == "min" else -1
-    entries.sort(key=lambda e: (e.stats.n == 0, sign * e.stats.mean if e.stats.n else 0.0, show(e.value)))
+
+    def by_validation(e: Entry) -> tuple:
+        finite = math.isfinite(e.select_score)
+        s = 1 if select_mode == "min" else -1
+        return (e.stats.n == 0, not finite, s * e.select_score if finite else 0.0,
+                sign * e.stats.mean if e.stats.n else 0.0, show(e.value))
+
+    entries.sort(key=by_validation)
     return entries
 
 
@@ -277,5 +351,57 @@ def verdicts(table: Table, metric: str | None = None) -> list[Verdict]:
                 paired_test(entries[0].test, e.test) if entries[0].stats.n and e.stats.n else None for e in entries[1:]
             ]
             holm = holm_adjust([c.pvalue if c is not None else math.nan for c in versus])
-            out.append(Verdict(problem, axis, m, mode, entries, versus, holm))
+            better = [prob_improvement(entries[0].test, e.test, mode) if entries[0].stats.n and e.stats.n else None
+                      for e in entries[1:]]
+            out.append(Verdict(problem, axis, m, mode, entries, versus, holm, better))
     return out
+
+
+# --------------------------------------------------------------------------------------
+# What the verdict flags first: missing values, results no better than a trivial predictor
+# --------------------------------------------------------------------------------------
+
+
+def missing_values(table: Table, v: Verdict) -> list[Any]:
+    """Values of ``v.axis`` that the problem's cells plan (any status) but no finished cell has."""
+    if v.axis is None or v.axis not in table.rows.columns:
+        return []
+    rows = table.rows[table.rows.problem == v.problem]
+    have = {canon(e.value) for e in v.entries if e.stats.n}
+    planned = {canon(native(x)): native(x) for x in rows[v.axis] if not _isnan(x)}
+    return [x for k, x in planned.items() if k not in have]
+
+
+@dataclass(frozen=True)
+class Trivial:
+    """A value whose seeds score no better than a predictor that ignores its input."""
+
+    entry: Entry
+    baseline: float
+    """Mean over the entry's cells of the trivial predictor's test metric (same labels)."""
+    below: int
+    """Seeds no better than their trivial predictor."""
+    n: int
+
+
+def trivial_check(table: Table, v: Verdict) -> list[Trivial]:
+    """Per entry of ``v`` with a trivial baseline (``trivial_<metric>`` of zoo/report/tables.py:
+    majority class, mean predictor): its mean, and the seeds whose test metric is not better."""
+    col, test = f"trivial_{v.metric}", f"test_{v.metric}"
+    if col not in table.rows.columns or test not in table.rows.columns:
+        return []
+    df = table.rows.set_index("cell_id")
+    out = []
+    for e in v.entries:
+        ids = [i for i in e.cell_ids if i in df.index and not _isnan(df.at[i, col]) and not _isnan(df.at[i, test])]
+        if not ids:
+            continue
+        t, b = df.loc[ids, test].astype(float), df.loc[ids, col].astype(float)
+        bad = int((t <= b).sum() if v.mode == "max" else (t >= b).sum())
+        out.append(Trivial(e, float(b.mean()), bad, len(ids)))
+    return out
+
+
+def no_better_than_trivial(table: Table, v: Verdict) -> list[Trivial]:
+    """The entries of :func:`trivial_check` with a seed no better than its trivial predictor."""
+    return [t for t in trivial_check(table, v) if t.below]

@@ -28,7 +28,7 @@ from zoo import metrics as catalogue
 from zoo.bench.store import Snapshot, Store
 from zoo.errors import ConfigError, UnknownNameError
 from zoo.record import OK, CellRecord
-from zoo.report.curves import prediction_kind, prediction_metrics
+from zoo.report.curves import prediction_kind, prediction_metrics, trivial_metrics
 
 PRIMARY_METRICS: dict[str, tuple[str, ...]] = {
     "multiclass": ("acc",),
@@ -120,7 +120,9 @@ class Table:
 
     store: Snapshot
     rows: pd.DataFrame
-    """One row per cell: ids, status, axes, seed, ``val_*``, ``test_*``, ``fit_*``, cost."""
+    """One row per cell: ids, status, axes, seed, ``val_*``, ``test_*``, ``fit_*``, cost, and
+    ``trivial_acc``/``trivial_rmse``: what an input-blind predictor scores on the cell's stored test
+    labels (zoo/report/curves.py ``trivial_metrics``)."""
     test_metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Full test metrics per cell id (per-class lists included), recomputed when predictions exist."""
     mismatches: list[Mismatch] = field(default_factory=list)
@@ -204,6 +206,8 @@ def cell_table(store: Snapshot, *, tolerance: float = 1e-4) -> Table:
                         mismatches.append(Mismatch(c.cell_id, k, float(s), v))
                 test.update(recomputed)
                 source = "predictions"
+                for k, v in trivial_metrics(c.predictions, kind=c.task_kind).items():
+                    row[f"trivial_{k}"] = v
         if test:
             full[c.cell_id] = test
         for k, v in scalars(test).items():
