@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 # One torch thread per test process, set before torch is imported: two threads beside
 # another busy process collapse ~100x (spin-waiting OpenMP; the evidence is in zoo/procenv.py). CI sets it too.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("WANDB_MODE", "offline")
+# The matmul peak (zoo/cost.py) is measured once per machine into this file, not the user's cache.
+os.environ.setdefault("ZOO_PEAK_FILE", os.path.join(tempfile.gettempdir(), f"zoobench-tests-{os.getuid()}", "matmul_peak.json"))
 
 import pytest  # noqa: E402
 

@@ -37,7 +37,7 @@ COMMANDS: tuple[Command, ...] = (
             "zoo.commands", trains=True),
     Command("evaluate", "evaluate a checkpoint (a pretrained id or a folder) on a split of a dataset", "zoo.commands",
             trains=True),
-    Command("bench", "run a benchmark study (zoo bench status STUDY: its progress)", "zoo.bench.cli", trains=True),
+    Command("bench", "run a benchmark study (zoo bench status STUDY: its progress; zoo bench infer MODEL: inference latency)", "zoo.bench.cli", trains=True),
     Command("report", "write the report of a study's results store (Markdown, HTML, figures, CSV)", "zoo.report.cli"),
     Command("pretrained", "list the pretrained checkpoints, or show one as a model card (zoo pretrained list|show)",
             "zoo.apps.pretrained"),

@@ -14,11 +14,12 @@ zoo/bench/store.py for the store around it)::
     lr_range.json                x    the LR range test's curve, when it chose the rate
     log.txt                      x    the cell's output
 
-``result.json`` (schema version :data:`SCHEMA_VERSION`): ``schema``, ``kind`` (``run`` or
-``cell``), ``status`` (:data:`STATUSES`), ``reason``, ``task_kind``, ``metrics``
+``result.json`` (schema version :data:`SCHEMA_VERSION`): ``schema``, ``kind`` (``run``,
+``cell`` or ``infer``), ``status`` (:data:`STATUSES`), ``reason``, ``task_kind``, ``metrics``
 (``{"val": {...}, "test": {...}}``), ``fit`` (:func:`fit_summary`), ``num_parameters`` and
-``seconds`` in both; a run adds ``spec`` (and its configuration), a cell adds the keys of
-:data:`FIELDS` ``["cell"]``. Extend only by adding keys. Records written before the schema
+``seconds`` and the cost keys of :data:`COST` in every kind; a run adds ``spec`` (and its
+configuration), a cell adds the keys of :data:`FIELDS` ``["cell"]``, an inference benchmark
+(kind ``infer``) those of ``["infer"]``. Extend only by adding keys. Records written before the schema
 had a version (no ``schema`` key) read as version 0 and are upgraded on reading
 (:func:`upgrade`).
 
@@ -79,20 +80,34 @@ READ_STATUSES = (*STATUSES, PENDING, UNREADABLE)
 
 # ----------------------------------------------------------------------------- result.json
 
-KINDS = ("run", "cell")
+KINDS = ("run", "cell", "infer")
+COST: dict[str, Any] = {
+    "flops_per_sample": None, "achieved_flops": None, "matmul_peak_flops": None, "peak_fraction": None,
+    "cpu_seconds": None, "peak_memory_mb": None, "peak_memory_kind": None,
+}
+"""What a training run cost (zoo/cost.py ``run_cost``): FLOPs of one forward + backward per
+training sample (FlopCounterMode), the FLOP/s achieved at the loop's throughput, this machine's
+measured matmul peak for the run's dtype and threads and the fraction of it achieved, CPU-seconds
+(user + system, every thread), peak memory (MiB) and what measured it. None: not measured (every
+record written before these keys)."""
 COMMON: dict[str, Any] = {
     "status": OK, "reason": None, "task_kind": None, "metrics": {}, "fit": None, "num_parameters": None, "seconds": 0.0,
+    **COST,
 }
 """Keys of every result.json, with their defaults."""
 FIELDS: dict[str, dict[str, Any]] = {
     "run": {"spec": None},
-    "cell": {"cell_id": None, "device": "cpu", "precision": "32-true", "batch_size": 32, "time_to_target": None,
-             "peak_memory_mb": None},
+    "cell": {"cell_id": None, "device": "cpu", "precision": "32-true", "batch_size": 32, "time_to_target": None},
+    "infer": {"model": None, "source": None, "data": None, "device": "cpu", "warmup": None, "repeats": None,
+              "rows": []},
 }
-"""Keys of one kind only. Cells may also carry ``peak_memory_kind``, ``epochs``, ``tuned``
-(values a tuner chose, e.g. ``{"lr": ...}``), ``target_reached``, ``embeddings`` (the word2vec
-coverage report of ``zoo/embeddings.py``, also in a run's ``spec``) and, in an Optuna search
-(zoo/bench/optuna_search.py), ``search`` (``trial``, ``pruned_epoch``, ``epochs_saved``, ``attrs``)."""
+"""Keys of one kind only. Cells may also carry ``epochs``, ``tuned`` (values a tuner chose, e.g.
+``{"lr": ...}``), ``target_reached``, ``embeddings`` (the word2vec coverage report of
+``zoo/embeddings.py``, also in a run's ``spec``) and, in an Optuna search (zoo/bench/optuna_search.py),
+``search`` (``trial``, ``pruned_epoch``, ``epochs_saved``, ``attrs``). An ``infer`` record (``zoo bench
+infer``, zoo/bench/infer.py) has one row per precision × batch size: latency median and p90 (ms),
+throughput (samples/s), forward FLOPs per sample and the fraction of the matmul peak achieved, or the
+reason it was skipped."""
 
 
 class RecordError(ValueError):

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from zoo import factory, record, registry
+from zoo import cost, factory, record, registry
 from zoo.config import ConfigFile, RunConfig, check_combination, check_seed
 from zoo.engine import FitResult, fit, make_fabric, resolve_device
 from zoo.errors import ConfigError
@@ -52,6 +52,8 @@ class TrainResult:
     seconds: float = 0.0
     config: dict[str, Any] = field(default_factory=dict)
     """The whole resolved configuration (:meth:`zoo.config.RunConfig.to_dict`, the model's part in full)."""
+    cost: dict[str, Any] = field(default_factory=dict)
+    """FLOPs per sample, fraction of the matmul peak, CPU-seconds, peak memory (zoo/cost.py ``run_cost``)."""
 
     @property
     def status(self) -> str:
@@ -154,13 +156,14 @@ def train(
     ``file``: settings read from a configuration file, under ``settings``;
     ``on_epoch_end(row)``: each epoch's history row; True stops training (zoo/engine.py ``fit``).
     """
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), cost.cpu_seconds()
     cfg = factory.resolve(model, data, file=file, **settings)
     loop = cfg.loop
     fabric = make_fabric(resolve_device(loop.device), loop.precision)  # refuses an unrunnable pair before any work
     run_dir = check_output_dir(out_dir, new=True) if out_dir is not None else None
     if cfg.run.threads:
         torch.set_num_threads(cfg.run.threads)
+    cost.reset_peak_memory(resolve_device(loop.device))
     task, dm = prepare(cfg)
     if run_dir is not None:  # created only once the data and the model are known to be valid
         make_output_dir(run_dir)
@@ -178,7 +181,9 @@ def train(
             predictions = out
     _log_final(loggers, metrics, len(result.history), result.diverged)
     recorded = cfg.to_dict(model_config=getattr(task.model, "config", None))
-    res = TrainResult(task, dm, result, metrics, predictions, run_dir, time.perf_counter() - t0, recorded)
+    spent = cost.run_cost(task, dm, device=fabric.device.type, precision=loop.precision, throughput=result.throughput,
+                          threads=torch.get_num_threads(), cpu_seconds=cost.cpu_seconds() - c0)
+    res = TrainResult(task, dm, result, metrics, predictions, run_dir, time.perf_counter() - t0, recorded, spent)
     if run_dir is not None:
         write_run(res, save=save and not result.diverged)  # a diverged run leaves no checkpoint to load
     return res
@@ -244,6 +249,7 @@ def summarize(res: TrainResult) -> dict[str, Any]:
         metrics=res.metrics,
         seconds=res.seconds,
         config=res.config,
+        **res.cost,
     )
 
 

@@ -5,6 +5,7 @@
     zoo bench optimizers --executor ray --address auto
     zoo bench status optimizers                     # done / failed / pending counts
     zoo bench list                                  # the shipped studies
+    zoo bench infer mlp --batch-sizes 1,8,64        # inference latency (zoo/bench/infer.py)
 
 Exit codes: 0 when every cell is recorded without failure, 1 when some cell
 failed (error or oom) or is still pending, 2 for a mistake in the command or the
@@ -20,14 +21,17 @@ from pathlib import Path
 from typing import Any
 
 
+HELP = "run a benchmark study (zoo bench status STUDY: its progress; zoo bench infer MODEL: inference latency)"
+"""The line of ``zoo --help`` (zoo/cli.py's table repeats it)."""
+
 STORE_FILE_BYTES = 1 << 30
 """At most this much of study.json or cells.json is read by `zoo bench status` (a million cells is ~0.5 GB)."""
 
 
 def add_commands(sub: Any, argv: list[str]) -> None:
-    action = argv[1] if len(argv) > 1 and argv[0] == "bench" and argv[1] in ("status", "list") else None
+    action = argv[1] if len(argv) > 1 and argv[0] == "bench" and argv[1] in ("status", "list", "infer") else None
     if action == "status":
-        p = sub.add_parser("bench", help="run a benchmark study (zoo bench status STUDY: its progress)",
+        p = sub.add_parser("bench", help=HELP,
                            description="Counts of done, failed and pending cells of a study, and the failures.")
         p.add_argument("action", choices=["status"])
         p.add_argument("study", help="study name, study file, or its folder (runs/NAME)")
@@ -35,17 +39,22 @@ def add_commands(sub: Any, argv: list[str]) -> None:
         p.add_argument("--out", default="runs", help="store root (default: runs)")
         p.set_defaults(run=cmd_status)
         return
+    if action == "infer":
+        from zoo.bench.infer import add_parser
+
+        add_parser(sub, HELP)
+        return
     if action == "list":
-        p = sub.add_parser("bench", help="run a benchmark study", description="List the shipped studies.")
+        p = sub.add_parser("bench", help=HELP, description="List the shipped studies.")
         p.add_argument("action", choices=["list"])
         p.set_defaults(run=cmd_list)
         return
     p = sub.add_parser(
         "bench",
-        help="run a benchmark study (zoo bench status STUDY: its progress)",
+        help=HELP,
         description="Run every cell of a study (a benchmarks/*.yaml file or a shipped study's name) that is not "
         "done yet, one record per cell under OUT/STUDY/. Interrupt and rerun at will: done cells are kept. "
-        "Also: `zoo bench status STUDY`, `zoo bench list`.",
+        "Also: `zoo bench status STUDY`, `zoo bench list`, `zoo bench infer MODEL|ID`.",
     )
     p.add_argument("study", help="study file or shipped study name (zoo bench list)")
     p.add_argument("--quick", action="store_true", help="run the study's quick form (tiny, for CI); stored as NAME-quick")

@@ -19,9 +19,9 @@ A failed cell is a row with its reason, not a crash (timm's ``benchmark.py``).
 Measured per cell: throughput (training samples/s after the loop's warm-up
 steps, evaluation excluded -- :class:`zoo.engine.FitResult`), time to target
 (training seconds until the per-epoch metric first reaches the study's target),
-peak memory (CUDA: ``max_memory_allocated``; otherwise the process's peak
-resident set size during the cell, reset at its start through
-``/proc/self/clear_refs``), parameters and wall time.
+peak memory, FLOPs per training sample, the fraction of this machine's matmul peak
+achieved (all three from zoo/cost.py, during training), CPU-seconds and wall time of
+the whole cell, and parameters.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from zoo import record
+from zoo.cost import known_peaks
 from zoo.errors import ZooError
 from zoo.errors import WriteError, storage_error, writing
 
@@ -134,13 +135,10 @@ def _git() -> dict[str, Any]:
     return out
 
 
-@functools.cache
 def _cpu_name() -> str:
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
+    from zoo.cost import cpu_name
+
+    return cpu_name()
 
 
 @functools.cache
@@ -177,35 +175,8 @@ def environment(device: str = "cpu") -> dict[str, Any]:
         "platform": platform.platform(),
         "python": platform.python_version(),
         "pid": os.getpid(),
+        "matmul_peak_flops": known_peaks(),
     }
-
-
-# ----------------------------------------------------------------------------- memory
-
-
-def _reset_peak_memory(device: str) -> None:
-    if device == "cuda":
-        import torch
-
-        torch.cuda.reset_peak_memory_stats()
-        return
-    with contextlib.suppress(OSError):
-        Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to the current RSS (Linux >= 4.0)
-
-
-def _peak_memory_mb(device: str) -> tuple[float | None, str]:
-    if device == "cuda":
-        import torch
-
-        return torch.cuda.max_memory_allocated() / 2**20, "cuda_max_allocated"
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024, "process_peak_rss"
-    import resource
-
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
-    return rss / (2**20 if sys.platform == "darwin" else 1024), "process_lifetime_peak_rss"
 
 
 OOM_MESSAGES = ("out of memory", "can't allocate memory", "cannot allocate memory", "not enough memory")
@@ -311,7 +282,7 @@ def run_cell(cell: Cell, workdir: str | Path, *, capture: bool = True) -> dict[s
     with writing(workdir):
         workdir.mkdir(parents=True, exist_ok=True)
     record.write_cell(workdir, cell.to_json())
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     result = base_result(cell, record.ERROR, None)
     out = capture_output(workdir / record.LOG) if capture else contextlib.nullcontext(sys.stderr)
     with out as log:
@@ -332,7 +303,7 @@ def run_cell(cell: Cell, workdir: str | Path, *, capture: bool = True) -> dict[s
             else:
                 result["status"], result["reason"] = record.ERROR, f"{e.__class__.__name__}: {' '.join(str(e).split())[:500]}"
             traceback.print_exc(file=log)
-        result["seconds"] = time.perf_counter() - t0
+        result["seconds"], result["cpu_seconds"] = time.perf_counter() - t0, time.process_time() - c0
         with contextlib.suppress(Exception):
             record.write_env(workdir, environment(result["device"]))
         print(f"{time.strftime('%H:%M:%S')} status {result['status']}" + (f": {result['reason']}" if result["reason"] else "")
@@ -365,7 +336,6 @@ def _train(cell: Cell, workdir: Path, result: dict[str, Any], log: Any) -> None:
         result["tuned"] = {"lr": curve["chosen_lr"]}
         print(f"range test: loss turns up at lr {curve['turn_lr']:.3g}; chosen lr {curve['chosen_lr']:.3g} "
               f"({len(curve['lrs'])} steps, {curve['seconds']:.1f} s)", file=log)
-    _reset_peak_memory(result["device"])
     pruning = None
     if cell.trial is not None:  # a trial of an Optuna search: its pruner watches every epoch
         from zoo.bench import optuna_search
@@ -373,7 +343,7 @@ def _train(cell: Cell, workdir: Path, result: dict[str, Any], log: Any) -> None:
         pruning = optuna_search.hook(cell)
     res = train(cell.model, cell.data, seed=cell.seed, out_dir=None, logger="none", progress=False,
                 on_epoch_end=pruning, **params)
-    result["peak_memory_mb"], result["peak_memory_kind"] = _peak_memory_mb(result["device"])
+    result.update(res.cost, cpu_seconds=None)  # FLOPs, fraction of peak, peak memory (zoo/cost.py); CPU: the whole cell
     fit = res.fit
     record.write_history(workdir, fit.history)
     record.write_predictions(workdir, res.predictions)

@@ -14,6 +14,7 @@ from zoo.report import document as D
 from zoo.report import stats as S
 from zoo.report import tables as T
 from zoo.report.base import MAX_DIVERGED_CURVES, MAX_PANELS, Sections
+from zoo.report.efficiency import efficiency_blocks
 from zoo.report.fmt import fmt_ci, fname, num_key, short_num
 
 
@@ -100,6 +101,7 @@ class DynamicsSections(Sections):
                 bars = [b for b in bars if per_problem[b[0]] > 1]
                 blocks.append(self.figure(F.throughput(bars), "throughput",
                                           "Training throughput by batch size (bars: device / precision; whiskers: 95% CI)."))
+        blocks += efficiency_blocks(self.rows, self.store.problems)  # FLOPs, fraction of peak, CPU-s, memory
         blocks += self.time_to_target()
         blocks += self.size_table()
         blocks += self.lost_cells()

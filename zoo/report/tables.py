@@ -101,7 +101,7 @@ def scalars(metrics: dict[str, Any]) -> dict[str, float]:
 ROW_FIT_FIELDS = ("stop_reason", "best_epoch", "best_score", "monitor", "steps", "samples",
                   "train_seconds", "throughput", "steps_per_epoch")
 ROW_COST_FIELDS = ("num_parameters", "peak_memory_mb", "peak_memory_kind", "seconds", "device", "precision",
-                   "batch_size")
+                   "batch_size", "flops_per_sample", "achieved_flops", "matmul_peak_flops", "peak_fraction", "cpu_seconds")
 
 
 @dataclass
