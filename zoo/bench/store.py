@@ -250,6 +250,20 @@ class Store:
         except record.RecordError as e:
             return {"status": "error", "reason": f"unreadable result.json ({e})"}
 
+    def checkpoint(self, cell_id: str) -> dict[str, Any]:
+        """The checkpoint kept by a finished cell (a source stage, zoo/bench/stages.py), for a cell that starts
+        from it: ``{"checkpoint": folder, "sha256": of its weights as the cell recorded it, "cell_id"}``; a
+        :class:`~zoo.errors.ZooError` line saying why there is none (the cell failed, or kept nothing)."""
+        res = self.result(cell_id)
+        kept = (res or {}).get("checkpoint")
+        folder = self.cell_dir(cell_id) / record.CHECKPOINT
+        if res is None or res.get("status") != record.OK or not isinstance(kept, dict) or not folder.is_dir():
+            why = "has not finished" if res is None else (
+                f"is {res.get('status')}" + (f" ({res['reason']})" if res.get("reason") else "")
+                if res.get("status") != record.OK else "kept no checkpoint")
+            raise ZooError(f"its source cell {cell_id} {why}: there is no checkpoint to start from.")
+        return {"checkpoint": str(folder), "sha256": kept.get("sha256"), "cell_id": cell_id}
+
     def statuses(self) -> dict[str, str]:
         """{cell_id: status} of every done cell."""
         out: dict[str, str] = {}
