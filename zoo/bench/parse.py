@@ -160,11 +160,11 @@ def _resolve(raw: dict[str, Any], chk: _Checker, default_name: str | None, quick
             path = f"{role}.{key}"
             if key in seen_role:
                 chk.fail(path, f"{key!r} is already a {seen_role[key]} setting; a setting has one role.")
+            stages.check_axis(chk, plan, path, key)
             _check_name(chk, path, key, problems, tables)
             seen_role[key] = role
             axes.append(_parse_axis(chk, path, key, role, value, problems, tables))
 
-    stages.check_owned(chk, plan, axes)
     # --- budget
     budget = chk.mapping(raw.get("budget"), "budget", BUDGET_KEYS) if "budget" in raw else None
     if not budget:
@@ -302,7 +302,7 @@ def _config_error(problem: Problem, params: Mapping[str, Any]) -> str | None:
     """The message of zoo's own check of ``params`` for ``problem`` (:func:`zoo.factory.resolve`), or None."""
     params = {k: v for k, v in params.items() if not (k == "lr" and isinstance(v, Mapping))}  # lr chosen by a tuner
     try:
-        params = stages.run_settings(params)[0]  # a transfer arm and its source as run settings
+        params = stages.for_check(params)  # a transfer arm and its source as run settings
     except ZooError as e:
         return str(e)
     try:

@@ -40,7 +40,7 @@ from typing import Any
 from zoo import config
 from zoo.bench.cells import Cell, canonical, cell_id, normalize
 from zoo.bench.study import NAME_RE
-from zoo.errors import CheckpointError, ConfigError, check_choice
+from zoo.errors import CheckpointError, ConfigError, ZooError, check_choice
 
 ARMS = ("scratch", "frozen", "frozen_then_thawed", "full")
 """Transfer arms: a new model; the checkpoint with only a new head trained; the head first, then the top
@@ -185,6 +185,15 @@ def run_settings(params: Mapping[str, Any], checkpoint: str | None = None) -> tu
     return params, keep
 
 
+def for_check(params: Mapping[str, Any]) -> dict[str, Any]:
+    """:func:`run_settings` of params being checked (zoo/bench/parse.py): a setting checked on its own
+    (``reinit``) gets a placeholder checkpoint, as the arms that load one give it."""
+    settings, _ = run_settings(params)
+    if settings.get("reinit") and "init_from" not in settings and AXIS not in params:
+        settings["init_from"] = "stage:source"
+    return settings
+
+
 def verify_source(inputs: Mapping[str, Any]) -> str:
     """The checkpoint folder handed to a target cell, after checking that its card names the weights' sha256
     the source recorded (zoo/checkpoint.py then checks the weights' bytes against the card)."""
@@ -251,6 +260,8 @@ def parse_plan(raw: Mapping[str, Any], chk: Any, parse_problem: Callable[..., An
         for key in OWNED:
             if key in prob.params:
                 chk.fail(f"{path}.params.{key}", f"{key!r} is set by the stage's start_from and transfer arm.")
+        if prob.params.get("reinit") and (start is None or arm == "scratch"):
+            chk.fail(f"{path}.params.reinit", "reinit needs start_from (layers re-initialized instead of loaded).")
         if any(p.id == prob.id for p in targets):
             chk.fail(path, f"the stage's problem id {prob.id!r} is also a problem of the study; rename the stage.")
         checked = {}
@@ -294,6 +305,10 @@ def parse_plan(raw: Mapping[str, Any], chk: Any, parse_problem: Callable[..., An
             if key in p.params:
                 chk.fail(f"problems.{p.id}.params.{key}", f"{key!r} is set by start_from and the transfer arm.")
         tables[p.id][AXIS] = config.Setting(AXIS, "stages", str, "full")
+    used = {start, *(st.start_from for st in stages.values())}
+    for name in names:
+        if name not in used:
+            chk.fail(f"stages.{name}", f"no cell starts from stage {name!r}; name it in start_from or remove it.")
     return StagePlan(tuple(order), start, thaw)
 
 
@@ -308,13 +323,12 @@ def _family(model: str, source: str, other: str) -> str:
             "source's model family (start from a checkpoint of the same model).")
 
 
-def check_owned(chk: Any, plan: StagePlan | None, axes: Sequence[Any]) -> None:
+def check_axis(chk: Any, plan: StagePlan | None, path: str, key: str) -> None:
     """A study with stages sets ``init_from``/``freeze`` through its arms; one without has no ``transfer`` axis."""
-    for a in axes:
-        if plan is not None and a.name in OWNED:
-            chk.fail(f"{a.role}.{a.name}", f"{a.name!r} is set by start_from and the transfer arm.", ARMS)
-        if plan is None and a.name == AXIS:
-            chk.fail(f"{a.role}.{a.name}", "transfer arms need start_from: the stage or pretrained id the cells start from.")
+    if plan is not None and key in OWNED:
+        chk.fail(path, f"{key!r} is set by start_from and the transfer arm.", ARMS)
+    if plan is None and key == AXIS:
+        chk.fail(path, "transfer arms need start_from: the stage or pretrained id the cells start from.")
 
 
 def check_shapes(chk: Any, cells: Sequence[Cell], plan: StagePlan) -> None:
@@ -365,9 +379,10 @@ def check_shapes(chk: Any, cells: Sequence[Cell], plan: StagePlan) -> None:
                                                                                   if st.data_options else {})}))
             else:
                 card = read_card(folder_of(ref["pretrained"])[0])
-                src = shapes(card["model"], card["kwargs"])
+                fields = config.dataclass_settings(registry.get(card["model"]).config, "model")
+                src = shapes(card["model"], {k: v for k, v in card["kwargs"].items() if k in fields})
             mine, heads = shapes(cell.model, kwargs(cell.model, cell.data, cell.params))
-        except config.ConfigError as e:
+        except ZooError as e:
             chk.fail("", f"problem {cell.problem}: {e}")
         reinit = tuple(cell.params.get("reinit") or ())
         skip = (*heads, *reinit)
