@@ -218,6 +218,7 @@ def fit(
         logger.log_hyperparams({"steps_per_epoch": spe, **{k: getattr(cfg, k) for k in cfg.__dataclass_fields__}})
 
     for epoch in range(1, cfg.max_epochs + 1):
+        task.start_epoch(epoch)
         task.train()
         running = torch.zeros((), device=fabric.device)
         seen, steps_before = 0, res.steps

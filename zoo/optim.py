@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import inspect
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,6 +62,10 @@ class OptimConfig:
     """Epochs without improvement before reduce-on-plateau acts."""
     min_lr: float = 0.0
     """Floor of the cosine, linear and plateau schedules."""
+    head_lr: float = 0.0
+    """Learning rate of the head (the output layer) when fine-tuning; 0 = lr. Schedules scale it as they scale lr."""
+    layer_decay: float = 1.0
+    """Layer-wise rate decay: the top backbone block trains at lr, each block below at layer_decay times the one above."""
 
     def __post_init__(self) -> None:
         check_choice("optimizer", self.optimizer, OPTIMIZERS)
@@ -81,6 +85,9 @@ class OptimConfig:
         check_positive("plateau_factor", self.plateau_factor)
         check_positive("plateau_patience", self.plateau_patience, allow_zero=True, integer=True)
         check_positive("min_lr", self.min_lr, allow_zero=True)
+        check_positive("head_lr", self.head_lr, allow_zero=True)
+        if not isinstance(self.layer_decay, (int, float)) or not 0 < self.layer_decay <= 1:
+            raise ConfigError(f"layer_decay must be in (0, 1], got {self.layer_decay!r}.")
         self.milestones = tuple(float(m) for m in self.milestones)
         if list(self.milestones) != sorted(self.milestones):
             raise ConfigError(f"milestones must be increasing epochs, got {self.milestones}.")
@@ -88,22 +95,26 @@ class OptimConfig:
             raise ConfigError(f"warmup_epochs is not used with schedule {self.schedule!r}; set it to 0.")
 
 
-def param_groups(module: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
-    """Split parameters so that weight decay touches weights only (ndim >= 2).
+def param_groups(params: nn.Module | Iterable[nn.Parameter], weight_decay: float,
+                 lr_scale: Callable[[nn.Parameter], float] | None = None) -> list[dict[str, Any]]:
+    """Groups of ``params`` (a module's trainable parameters, or the parameters given) so that weight
+    decay touches weights only (ndim >= 2), and each group shares one ``lr_scale`` (a multiple of the
+    configured lr, kept in the group as ``lr_scale``; the optimizer's groups then carry ``lr``).
 
-    Without weight decay there is one group: every group is a separate pass of the
+    One rate and no weight decay make one group: every group is a separate pass of the
     optimizer's kernels, a measurable per-step cost for small models.
     """
-    if not weight_decay:
-        return [{"params": [p for p in module.parameters() if p.requires_grad], "weight_decay": 0.0}]
-    decay, no_decay = [], []
-    for p in module.parameters():
-        if p.requires_grad:
-            (decay if p.ndim >= 2 else no_decay).append(p)
-    groups = [{"params": decay, "weight_decay": weight_decay}]
-    if no_decay:
-        groups.append({"params": no_decay, "weight_decay": 0.0})
-    return groups
+    if isinstance(params, nn.Module):
+        params = [p for p in params.parameters() if p.requires_grad]
+    groups: dict[tuple[float, bool], list[nn.Parameter]] = {}
+    for p in params:
+        scale = 1.0 if lr_scale is None else float(lr_scale(p))
+        groups.setdefault((scale, bool(weight_decay) and p.ndim >= 2), []).append(p)
+    if not groups:
+        return [{"params": [], "weight_decay": 0.0}]
+    scales = list(dict.fromkeys(scale for scale, _ in groups))  # in the parameters' order
+    order = sorted(groups, key=lambda key: (scales.index(key[0]), not key[1]))  # decayed weights first
+    return [{"params": groups[key], "weight_decay": weight_decay if key[1] else 0.0, "lr_scale": key[0]} for key in order]
 
 
 def _fused_if_supported(cls: type[torch.optim.Optimizer], params: list[dict], device: torch.device, **kw: Any):
@@ -119,6 +130,9 @@ def build_optimizer(cfg: OptimConfig, params: Iterable[dict[str, Any]] | nn.Modu
     if isinstance(params, nn.Module):
         params = param_groups(params, cfg.weight_decay)
     params = [g for g in params if g["params"]]
+    for g in params:
+        if g.get("lr_scale", 1.0) != 1.0:
+            g["lr"] = cfg.lr * g["lr_scale"]
     if not params:
         raise ConfigError("nothing to train: every parameter is frozen (freeze='all' with no new or re-initialized layer); "
                           "use freeze='backbone' or 'none'.")
@@ -196,7 +210,7 @@ def build_scheduler(
     if cfg.schedule == "onecycle":
         sched = torch.optim.lr_scheduler.OneCycleLR(
             optimizer,
-            max_lr=cfg.lr,
+            max_lr=[g["lr"] for g in optimizer.param_groups],  # each group's peak (head_lr, layer_decay)
             total_steps=max(2, total_steps),
             cycle_momentum=cfg.optimizer in ("momentum", "nesterov", "adam", "adamw", "adamax", "nadam"),
         )

@@ -77,6 +77,8 @@ def prepare(cfg: RunConfig) -> tuple[Task, Any]:
     entry = registry.get(cfg.model)
     implied = entry.from_data(info) if entry.from_data else {}
     task = factory.build(cfg, implied) if not cfg.run.init_from else _from_checkpoint(cfg, implied)
+    if cfg.run.unfreeze_top:
+        task.schedule_unfreeze(cfg.run.unfreeze_top, cfg.run.unfreeze_epoch)
     model_config = getattr(task.model, "config", None)
     if model_config is not None:
         check_combination(model_config, cfg.data)  # with the builder's own defaults, now known

@@ -22,8 +22,10 @@ from torch import nn
 from zoo.config import FREEZE
 from zoo.errors import ConfigError, check_choice, check_positive
 from zoo.layers import init_module_
+from zoo.optim import param_groups
 
-__all__ = ["FREEZE", "set_frozen", "unfreeze_top", "frozen_norms", "reset_head", "head_names", "backbone_blocks", "thaw"]
+__all__ = ["FREEZE", "set_frozen", "unfreeze_top", "frozen_norms", "reset_head", "head_names", "backbone_blocks", "thaw",
+           "top_blocks", "optimizer_groups"]
 _FROZEN = "zoo_frozen"
 """Attribute marking a batch-norm layer as frozen (read by the hook and :func:`frozen_norms`)."""
 
@@ -79,15 +81,45 @@ def backbone_blocks(model: nn.Module) -> list[nn.Module]:
     return blocks
 
 
-def unfreeze_top(task, k: int) -> None:
-    """Make the top ``k`` backbone blocks (:func:`backbone_blocks`, output side) trainable again,
-    their batch-norm statistics included; the head's state is left as it is."""
-    check_positive("k", k, allow_zero=True, integer=True)
-    blocks = backbone_blocks(task.model)
+def top_blocks(model: nn.Module, k: int) -> list[nn.Module]:
+    """The top ``k`` backbone blocks (:func:`backbone_blocks`, output side), or a one-line error."""
+    check_positive("unfreeze_top", k, allow_zero=True, integer=True)
+    blocks = backbone_blocks(model)
     if k > len(blocks):
-        raise ConfigError(f"unfreeze_top: k must be at most {len(blocks)} (the backbone's blocks), got {k}.")
-    for block in blocks[len(blocks) - k:]:
+        raise ConfigError(f"unfreeze_top must be at most {len(blocks)} (the blocks of {type(model).__name__}'s "
+                          f"backbone), got {k}.")
+    return blocks[len(blocks) - k:]
+
+
+def unfreeze_top(task, k: int) -> None:
+    """Make the top ``k`` backbone blocks trainable again, their batch-norm statistics included (in
+    the task's mode: training ones update their statistics again); the head's state is left as it is."""
+    for block in top_blocks(task.model, k):
         thaw(block)
+        block.train(task.training)
+
+
+def optimizer_groups(task) -> list[dict]:
+    """The optimizer's parameter groups of ``task``: what trains now, and what a scheduled thaw
+    (:meth:`zoo.tasks.base.Task.schedule_unfreeze`) trains later (no gradient, so no update, until
+    then), each at its rate from ``task.optim``: the head at ``head_lr`` (0 = ``lr``), the top
+    backbone block at ``lr`` and each block below at ``layer_decay`` times the one above; parameters
+    outside the blocks (none in the shipped families) at the bottom block's rate."""
+    cfg, model = task.optim, task.model
+    later = {id(p) for block in getattr(task, "thaw_later", ()) for p in block.parameters()}
+    params = [p for p in model.parameters() if p.requires_grad or id(p) in later]
+    if cfg.layer_decay == 1 and not cfg.head_lr:
+        return param_groups(params, cfg.weight_decay)
+    scale: dict[int, float] = {}
+    blocks = backbone_blocks(model)
+    for depth, block in enumerate(reversed(blocks)):
+        for p in block.parameters():
+            scale[id(p)] = cfg.layer_decay**depth
+    for name in head_names(model):
+        for p in getattr(model, name).parameters() if hasattr(model, name) else ():
+            scale[id(p)] = (cfg.head_lr or cfg.lr) / cfg.lr
+    bottom = cfg.layer_decay ** max(0, len(blocks) - 1)
+    return param_groups(params, cfg.weight_decay, lambda p: scale.get(id(p), bottom))
 
 
 def thaw(module: nn.Module) -> None:

@@ -162,3 +162,16 @@ register_pretrained(PretrainedEntry(
     files=(WeightFile("weights/mlp-wine/model.safetensors", "9c39ce30ab7c923574c61d0e658269f7d811e6eb71598cc40eb1486aa82c8616", 15332),
            WeightFile("weights/mlp-wine/card.json", "09dc663c353b1e3ffcdcf27c13814de1096bae27523c679f7f07327816ffb8f9", 4751)),
 ))
+
+
+register_pretrained(PretrainedEntry(
+    id="mlp_mnist-mnist-shift", model="mlp_mnist", dataset="mnist", tag="shift", default=True,
+    summary="MLP 784-1024-1024-10 (mlp_mnist), batch norm, dropout 0.2, trained on shifted MNIST (1.86M parameters)",
+    recipe="benchmarks/recipes/mlp-mnist-shift.yaml", split="test",
+    metrics={"loss": 0.5260702075004577, "acc": 0.9934999942779541, "f1": 0.9934714973937151, "auroc": 0.9999736547470093},
+    num_parameters=1867786, classes=('0', '1', '2', '3', '4', '5', '6', '7', '8', '9'),
+    licence='CC BY-SA 3.0 (Yann LeCun and Corinna Cortes)',
+    versions={"zoobench": "0.1.0", "torch": "2.13.0+cpu"},
+    files=(WeightFile("weights/mlp_mnist-mnist-shift/model.safetensors", "fc59c4bbaeb68a265fc2b8f17f3b3d152bf64e3d00be9a19a026dea06b54f553", 7489024),
+           WeightFile("weights/mlp_mnist-mnist-shift/card.json", "3e2f5ae331e0e1cf0162d7201b212426a52ca37464e4a78dd9e15c887ed564e3", 9164)),
+))

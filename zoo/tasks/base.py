@@ -15,10 +15,10 @@ import lightning as L
 import torch
 from torch import Tensor, nn
 
-from zoo.errors import check_positive
+from zoo.errors import ConfigError, check_positive
 from zoo.layers import fit_input_scalers
 from zoo.optim import OptimConfig, build_optimizer, build_scheduler
-from zoo.transfer import frozen_norms, get_head, reset_head
+from zoo.transfer import frozen_norms, get_head, optimizer_groups, reset_head, top_blocks, unfreeze_top
 
 
 class Task(L.LightningModule):
@@ -40,6 +40,9 @@ class Task(L.LightningModule):
         # Set by the training loop (or read from Lightning's Trainer) before configure_optimizers.
         self.steps_per_epoch: int | None = None
         self.total_steps: int | None = None
+        self.thaw_later: list[nn.Module] = []
+        """Frozen blocks that :meth:`start_epoch` thaws at epoch :attr:`thaw_epoch` (gradual unfreezing)."""
+        self.thaw_epoch = 0
 
     # ------------------------------------------------------------------ per task
     def forward(self, *args: Any) -> Any:
@@ -119,7 +122,29 @@ class Task(L.LightningModule):
         return {"loss": loss, **self.split_metrics(out, full=full)}, out
 
     def configure_optimizers(self) -> Any:
-        return self._schedule(build_optimizer(self.optim, self))
+        return self._schedule(build_optimizer(self.optim, optimizer_groups(self)))
+
+    def schedule_unfreeze(self, k: int, epoch: int = 1) -> None:
+        """Gradual unfreezing: thaw the top ``k`` backbone blocks (batch-norm statistics included) at the
+        start of epoch ``epoch`` (1-based; 1 = now), under zoobench's loop and Lightning's ``Trainer``
+        alike. Their parameters join the optimizer from the start, at their layer's rate
+        (``head_lr``, ``layer_decay``), and have no gradient, so no update, until they thaw."""
+        if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 1:
+            raise ConfigError(f"unfreeze_epoch must be an integer >= 1 (the epoch whose start thaws the blocks), got {epoch!r}.")
+        blocks = top_blocks(self.model, k)
+        if epoch == 1:
+            unfreeze_top(self, k)
+        else:
+            self.thaw_later, self.thaw_epoch = blocks, epoch
+
+    def start_epoch(self, epoch: int) -> None:
+        """Called at the start of every training epoch (1-based) by both loops: a scheduled thaw happens here."""
+        if self.thaw_later and epoch >= self.thaw_epoch:
+            unfreeze_top(self, len(self.thaw_later))
+            self.thaw_later = []
+
+    def on_train_epoch_start(self) -> None:  # Lightning's hook; its current_epoch counts from 0
+        self.start_epoch(self.current_epoch + 1)
 
     # ------------------------------------------------------------------ Lightning Trainer hooks
     def training_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> Tensor:
