@@ -20,7 +20,6 @@ from test_crash import Zygote, _assert_same_records, _crash_and_resume, _kill_wi
 
 from zoo.bench.parse import load_study, parse_study
 from zoo.bench.stages import run_settings, source_of
-from zoo.bench.study import StudyError
 from zoo.bench.sweep import run_study
 from zoo.checkpoint import load_checkpoint, read_card
 from zoo.cli import main
@@ -109,6 +108,25 @@ def test_full_arm_trains_the_backbone_too(tmp_path):
     res = train(full.model, full.data, seed=0, out_dir=None, logger="none", progress=False, **settings)
     before, after = _state(load_checkpoint(folder).model), _state(res.task.model)
     assert not torch.equal(after["body.0.0.weight"], before["body.0.0.weight"])
+
+
+@pytest.mark.parametrize("after, thawed", [(1, True), (2, False)])
+def test_frozen_then_thawed_thaws_the_top_block_after_n_epochs(tmp_path, after, thawed):
+    raw = two_stage(seeds=1, scientific={"transfer": ["frozen_then_thawed"]}, thaw={"after": after, "top": 1},
+                    budget={"max_epochs": 2})
+    study = load_study(write_study(tmp_path / "s.yaml", raw))
+    run_study(study, out=tmp_path / "runs", quiet=True)
+    src, cell = study.cells()
+    folder = tmp_path / "runs" / study.name / src.cell_id / "checkpoint"
+    settings, _ = run_settings(cell.params, str(folder))
+    assert settings["freeze"] == "backbone" and settings["unfreeze_top"] == 1 and settings["unfreeze_epoch"] == after + 1
+    assert settings["head_lr"] == 0.01 and settings["lr"] == pytest.approx(0.001)  # the thawed blocks: 0.1 x the head's
+    res = train(cell.model, cell.data, seed=0, out_dir=None, logger="none", progress=False, **settings)
+    recorded = json.loads((tmp_path / "runs" / study.name / cell.cell_id / "result.json").read_text())
+    assert res.metrics == recorded["metrics"]
+    before, after_ = _state(load_checkpoint(folder).model), _state(res.task.model)
+    body = [k for k in after_ if k.startswith("body.0.")]  # the one backbone block (hidden [16])
+    assert body and any(not torch.equal(after_[k], before[k]) for k in body) == thawed
 
 
 def test_a_failed_source_fails_its_targets_with_the_reason_and_retry_reruns_them(tmp_path):
@@ -210,7 +228,7 @@ def test_other_mistakes(tmp_path, capsys):
     raw = two_stage()
     del raw["stages"], raw["start_from"]
     _mistake(raw, tmp_path, capsys, "transfer arms need start_from")
-    _mistake(two_stage(scientific={"transfer": ["frozen_then_thawed"]}), tmp_path, capsys,
-             "frozen_then_thawed", "unfreeze_epoch")
+    _mistake(two_stage(thaw={"after": 0}), tmp_path, capsys, "thaw.after", "integer >= 1")
+    _mistake(two_stage(thaw={"lr_scale": 2}), tmp_path, capsys, "thaw.lr_scale", "(0, 1]")
     raw = two_stage(start_from="mlp-wine")
     _mistake(raw, tmp_path, capsys, "stages.pre: no cell starts from stage 'pre'")

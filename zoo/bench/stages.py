@@ -12,7 +12,9 @@ A study may declare source stages and say which one its cells start from::
         start_from: other_stage        # optional: a stage may start from another (arm: transfer, default full)
     start_from: pretrain               # the study's cells start from this stage, or from a pretrained id (mlp-wine)
     scientific: {transfer: [scratch, frozen, frozen_then_thawed, full]}
-    thaw: {after: 2, top: 1}           # frozen_then_thawed: thaw the top 1 backbone block after 2 epochs
+    nuisance: {lr: [0.1, 0.01]}        # each arm's rate, tuned per arm (the head's rate where a head is new)
+    thaw: {after: 2, top: 1, lr_scale: 0.1}   # frozen_then_thawed: the head alone for 2 epochs, then the top
+                                       #   backbone block too, at 0.1 x the head's rate
 
 The target cell of seed ``s`` starts from the stage's cell of seed ``s``. A target cell's params name its
 arm (``transfer``) and its source (``start_from: {stage, cell}`` or ``{pretrained}``), so its id changes
@@ -40,6 +42,7 @@ from typing import Any
 from zoo import config
 from zoo.bench.cells import Cell, canonical, cell_id, normalize
 from zoo.bench.study import NAME_RE
+from zoo.optim import OptimConfig
 from zoo.errors import CheckpointError, ConfigError, ZooError, check_choice
 
 ARMS = ("scratch", "frozen", "frozen_then_thawed", "full")
@@ -50,16 +53,19 @@ AXIS = "transfer"
 TOP_KEYS = ("stages", "start_from", "thaw")
 """The study keys of this module (described in zoo/bench/study.py's ``TOP_KEYS``)."""
 STAGE_KEYS = ("model", "data", "data_options", "params", "budget", "start_from", "transfer")
-THAW = {"after": 1, "top": 1}
-THAW_SETTINGS = ("unfreeze_epoch", "unfreeze_top")
-"""The run settings of gradual unfreezing that :func:`arm_settings` maps ``frozen_then_thawed`` to."""
+THAW: dict[str, Any] = {"after": 1, "top": 1, "lr_scale": 0.1}
+THAW_SETTINGS = ("unfreeze_epoch", "unfreeze_top", "head_lr")
+"""The settings of gradual unfreezing that :func:`arm_settings` maps ``frozen_then_thawed`` to."""
 OWNED = ("init_from", "freeze")
 """Run settings a study with stages does not take: the arm sets them."""
 
 
-def arm_settings(arm: str, thaw: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def arm_settings(arm: str, thaw: Mapping[str, Any] | None = None, lr: Any = None) -> dict[str, Any]:
     """The run settings of transfer ``arm`` (besides ``init_from``, the source's checkpoint): the one
-    place an arm becomes settings. ``thaw``: the ``frozen_then_thawed`` options (:data:`THAW`)."""
+    place an arm becomes settings. ``lr``: the cell's rate, the head's in every arm that trains one;
+    ``thaw``: the ``frozen_then_thawed`` options (:data:`THAW`): the head trains alone at ``lr`` for
+    ``after`` epochs, then the top ``top`` backbone blocks thaw and train at ``lr * lr_scale``
+    (gradual unfreezing: ``unfreeze_top``/``unfreeze_epoch``, the head's rate ``head_lr``)."""
     check_choice("transfer arm", arm, ARMS)
     if arm == "scratch":
         return {}
@@ -67,14 +73,18 @@ def arm_settings(arm: str, thaw: Mapping[str, Any] | None = None) -> dict[str, A
         return {"freeze": "backbone"}
     if arm == "full":
         return {"freeze": "none"}
-    have = {n for cls, s in ((config.RunSettings, "run"), (config.LoopConfig, "loop"))
+    have = {n for cls, s in ((config.RunSettings, "run"), (OptimConfig, "optimizer"))
             for n in config.dataclass_settings(cls, s)}
     missing = [n for n in THAW_SETTINGS if n not in have]
     if missing:
-        raise ConfigError(f"transfer arm 'frozen_then_thawed' needs the gradual-unfreezing run settings "
-                          f"{', '.join(missing)}, which this version of zoo does not have yet; use scratch, frozen or full.")
+        raise ConfigError(f"transfer arm 'frozen_then_thawed' needs the gradual-unfreezing settings "
+                          f"{', '.join(missing)}, which this version of zoo does not have; use scratch, frozen or full.")
     thaw = {**THAW, **(thaw or {})}
-    return {"freeze": "backbone", "unfreeze_epoch": thaw["after"], "unfreeze_top": thaw["top"]}
+    if isinstance(lr, Mapping):
+        raise ConfigError("transfer arm 'frozen_then_thawed' takes lr values (the head's rate), not a tuner.")
+    rate = OptimConfig.lr if lr is None else lr
+    return {"freeze": "backbone", "unfreeze_top": thaw["top"], "unfreeze_epoch": thaw["after"] + 1,
+            "head_lr": rate, "lr": rate * thaw["lr_scale"]}
 
 
 @dataclass(frozen=True)
@@ -175,7 +185,7 @@ def run_settings(params: Mapping[str, Any], checkpoint: str | None = None) -> tu
     thaw = params.pop("thaw", None)
     if arm is None:
         return params, keep
-    params.update(arm_settings(arm, thaw))
+    params.update(arm_settings(arm, thaw, params.get("lr")))
     if arm == "scratch":
         params.pop("reinit", None)  # every layer is new
     elif isinstance(ref, Mapping) and "pretrained" in ref:
@@ -295,8 +305,11 @@ def parse_plan(raw: Mapping[str, Any], chk: Any, parse_problem: Callable[..., An
                  "cells start from.")
     thaw = {**THAW, **chk.mapping(raw.get("thaw") or {}, "thaw", list(THAW))}
     for k, v in thaw.items():
-        if isinstance(v, bool) or not isinstance(v, int) or v < (1 if k == "after" else 0):
-            chk.fail(f"thaw.{k}", f"must be an integer >= {1 if k == 'after' else 0}, got {config.shown(v)}.")
+        if k == "lr_scale":
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v <= 1:
+                chk.fail("thaw.lr_scale", f"must be a number in (0, 1] (the thawed blocks' rate / the head's), got {config.shown(v)}.")
+        elif isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            chk.fail(f"thaw.{k}", f"must be an integer >= 1, got {config.shown(v)}.")
     for p in targets:
         src_model = stages[start].model if start in stages else _pretrained_model(start) if start else None
         if src_model is not None and src_model != p.model:

@@ -74,7 +74,7 @@ TOP_KEYS: dict[str, str] = {
     "exclude": "combinations not to run: a list of {axis: value or [values]} rules, e.g. [{norm: none, norm_position: after}]",
     "stages": "source stages: {name: {model, data, data_options, params, budget, start_from, transfer}} (zoo/bench/stages.py)",
     "start_from": "the stage (or pretrained id, e.g. mlp-wine) the study's cells start from",
-    "thaw": "the frozen_then_thawed arm: {after: epochs frozen, top: backbone blocks thawed}",
+    "thaw": "the frozen_then_thawed arm: {after: epochs head only, top: blocks thawed, lr_scale: their rate / the head's}",
     "quick": "overrides for --quick (same keys)",
 }
 PROBLEM_KEYS = ("model", "data", "tag", "data_options", "params")
