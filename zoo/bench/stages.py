@@ -56,6 +56,9 @@ STAGE_KEYS = ("model", "data", "data_options", "params", "budget", "start_from",
 THAW: dict[str, Any] = {"after": 1, "top": 1, "lr_scale": 0.1}
 THAW_SETTINGS = ("unfreeze_epoch", "unfreeze_top", "head_lr")
 """The settings of gradual unfreezing that :func:`arm_settings` maps ``frozen_then_thawed`` to."""
+SUBSET_OPTIONS = ("classes", "labelled", "limit", "split_seed", "val_size", "seed", "batch_size", "eval_batch_size",
+                  "augment")
+"""Loader options that choose rows, classes or batches, never the shape of an input."""
 OWNED = ("init_from", "freeze")
 """Run settings a study with stages does not take: the arm sets them."""
 
@@ -347,20 +350,26 @@ def check_axis(chk: Any, plan: StagePlan | None, path: str, key: str) -> None:
 def check_shapes(chk: Any, cells: Sequence[Cell], plan: StagePlan) -> None:
     """Every cell that starts from a source loads it: the same tensors, shape for shape, but the head
     (new when the classes differ) and the layers it re-initializes (``reinit``); one line otherwise.
-    The data of each source and target is loaded once for its sizes (embedded data: milliseconds)."""
-    import torch
-
+    A source and a target of other inputs (another dataset, ``flatten``...) load their data once each for
+    its sizes (embedded data: milliseconds); those of the same inputs read none."""
     from zoo import factory, registry
     from zoo.checkpoint import read_card
     from zoo.hub import folder_of
-    from zoo.transfer import head_names
 
     infos: dict[str, Any] = {}
 
-    def kwargs(model: str, data: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    def inputs(data: str, params: Mapping[str, Any]) -> str:
+        """What decides the inputs' shape: the dataset and its options but those choosing rows or classes."""
+        opts = {k: v for k, v in (params.get("data_options") or {}).items() if k not in SUBSET_OPTIONS}
+        return canonical([data, opts])
+
+    def kwargs(model: str, data: str, params: Mapping[str, Any], load: bool) -> dict[str, Any]:
+        """The builder's kwargs; ``load``: with the sizes the data implies (else the family's defaults)."""
         settings, _ = run_settings(params)
         settings.pop("init_from", None), settings.pop("freeze", None), settings.pop("reinit", None)
         cfg = factory.resolve(model, data, **{k: v for k, v in settings.items() if k not in THAW_SETTINGS})
+        if not load:
+            return dict(cfg.model_settings)
         key = canonical([data, cfg.data.data_options])
         if key not in infos:
             from zoo.training import load_data
@@ -368,11 +377,6 @@ def check_shapes(chk: Any, cells: Sequence[Cell], plan: StagePlan) -> None:
             infos[key] = load_data(data, batch_size=cfg.data.batch_size, seed=0, data_options=cfg.data.data_options).info
         entry = registry.get(model)
         return {**(entry.from_data(infos[key]) if entry.from_data else {}), **cfg.model_settings}
-
-    def shapes(model: str, kw: Mapping[str, Any]) -> tuple[dict[str, tuple[int, ...]], tuple[str, ...]]:
-        with torch.device("meta"):
-            m = registry.call_builder(model, dict(kw))
-        return {k: tuple(v.shape) for k, v in m.state_dict().items()}, head_names(m)
 
     seen: set[str] = set()
     for cell in cells:
@@ -388,27 +392,51 @@ def check_shapes(chk: Any, cells: Sequence[Cell], plan: StagePlan) -> None:
         try:
             if "stage" in ref:
                 st = plan.stage(ref["stage"])
-                src = shapes(st.model, kwargs(st.model, st.data, {**st.params, **({"data_options": st.data_options}
-                                                                                  if st.data_options else {})}))
+                st_params = {**st.params, **({"data_options": st.data_options} if st.data_options else {})}
+                same = inputs(st.data, st_params) == inputs(cell.data, cell.params)  # then no data is read...
+                msg = _mismatch(name, cell, *_shapes(st.model, kwargs(st.model, st.data, st_params, not same)),
+                                *_shapes(cell.model, kwargs(cell.model, cell.data, cell.params, not same)))
+                if msg and same:  # ...unless to name the shapes of the data in the message
+                    msg = _mismatch(name, cell, *_shapes(st.model, kwargs(st.model, st.data, st_params, True)),
+                                    *_shapes(cell.model, kwargs(cell.model, cell.data, cell.params, True)))
             else:
                 card = read_card(folder_of(ref["pretrained"])[0])
                 fields = config.dataclass_settings(registry.get(card["model"]).config, "model")
-                src = shapes(card["model"], {k: v for k, v in card["kwargs"].items() if k in fields})
-            mine, heads = shapes(cell.model, kwargs(cell.model, cell.data, cell.params))
+                msg = _mismatch(name, cell, *_shapes(card["model"], {k: v for k, v in card["kwargs"].items() if k in fields}),
+                                *_shapes(cell.model, kwargs(cell.model, cell.data, cell.params, True)))
         except ZooError as e:
             chk.fail("", f"problem {cell.problem}: {e}")
-        reinit = tuple(cell.params.get("reinit") or ())
-        skip = (*heads, *reinit)
+        if msg:
+            chk.fail("", msg)
 
-        def under(k: str) -> bool:
-            return any(k == layer or k.startswith(layer + ".") for layer in skip)
 
-        where = f"problem {cell.problem} starts from {name!r}"
-        for k, want in mine.items():
-            if not under(k) and k in src[0] and src[0][k] != want:
-                layer = k.rsplit(".", 1)[0]
-                chk.fail("", f"{where}, but tensor {k!r} has shape {list(src[0][k])} there and {list(want)} here; "
-                         f"set reinit: [{layer}] to re-initialize that layer, or give both the same settings.")
-        extra = sorted({k for k in src[0] if not under(k)} ^ {k for k in mine if not under(k)})
-        if extra:
-            chk.fail("", f"{where}, but the two models' layers differ ({', '.join(extra[:4])}); give both the same settings.")
+def _shapes(model: str, kw: Mapping[str, Any]) -> tuple[dict[str, tuple[int, ...]], tuple[str, ...]]:
+    """A model's tensor shapes (built on torch's meta device: nothing allocated) and its head names."""
+    import torch
+
+    from zoo import registry
+    from zoo.transfer import head_names
+
+    with torch.device("meta"):
+        m = registry.call_builder(model, dict(kw))
+    return {k: tuple(v.shape) for k, v in m.state_dict().items()}, head_names(m)
+
+
+def _mismatch(name: str, cell: Cell, src: dict[str, tuple[int, ...]], _: Any, mine: dict[str, tuple[int, ...]],
+              heads: tuple[str, ...]) -> str | None:
+    """Why ``cell`` cannot load a checkpoint of shapes ``src`` (its head and ``reinit`` layers aside), or None."""
+    skip = (*heads, *(cell.params.get("reinit") or ()))
+
+    def under(k: str) -> bool:
+        return any(k == layer or k.startswith(layer + ".") for layer in skip)
+
+    where = f"problem {cell.problem} starts from {name!r}"
+    for k, want in mine.items():
+        if not under(k) and k in src and src[k] != want:
+            layer = k.rsplit(".", 1)[0]
+            return (f"{where}, but tensor {k!r} has shape {list(src[k])} there and {list(want)} here; "
+                    f"set reinit: [{layer}] to re-initialize that layer, or give both the same settings.")
+    extra = sorted({k for k in src if not under(k)} ^ {k for k in mine if not under(k)})
+    if extra:
+        return f"{where}, but the two models' layers differ ({', '.join(extra[:4])}); give both the same settings."
+    return None
