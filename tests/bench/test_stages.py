@@ -232,3 +232,26 @@ def test_other_mistakes(tmp_path, capsys):
     _mistake(two_stage(thaw={"lr_scale": 2}), tmp_path, capsys, "thaw.lr_scale", "(0, 1]")
     raw = two_stage(start_from="mlp-wine")
     _mistake(raw, tmp_path, capsys, "stages.pre: no cell starts from stage 'pre'")
+
+
+def test_the_shipped_transfer_study_parses_without_reading_data():
+    """benchmarks/transfer.yaml (not run here): 5 sources + 4 arms x 4 rates x 5 seeds; checking it reads no
+    Fashion-MNIST (source and target share their inputs), and its quick form is one source and its 4 arms."""
+    study = load_study("transfer")
+    cells = study.cells()
+    sources = [c for c in cells if c.params.get("stage") == "fashion8"]
+    assert len(cells) == study.size() == 5 + 4 * 4 * 5 and [c.seed for c in sources] == [0, 1, 2, 3, 4]
+    assert sources[0].params["data_options"]["classes"] == [
+        "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sneaker", "Bag", "Ankle boot"]
+    by_seed = {c.seed: c.cell_id for c in sources}
+    targets = cells[5:]
+    assert {c.scientific["transfer"] for c in targets} == {"scratch", "frozen", "frozen_then_thawed", "full"}
+    for c in targets:
+        assert c.params["data_options"] == {"classes": ["Sandal", "Shirt"], "labelled": 200}
+        assert source_of(c) == (None if c.scientific["transfer"] == "scratch" else by_seed[c.seed])
+    thawed = next(c for c in targets if c.scientific["transfer"] == "frozen_then_thawed" and c.params["lr"] == 0.01)
+    settings, _ = run_settings(thawed.params, "/ckpt")
+    assert (settings["unfreeze_epoch"], settings["unfreeze_top"], settings["head_lr"]) == (5, 3, 0.01)
+    assert settings["lr"] == pytest.approx(0.001)
+    quick = load_study("transfer", quick=True)
+    assert len(quick.cells()) == 1 + 4 and quick.cells()[0].params["max_epochs"] == 1

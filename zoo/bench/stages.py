@@ -353,8 +353,6 @@ def check_shapes(chk: Any, cells: Sequence[Cell], plan: StagePlan) -> None:
     A source and a target of other inputs (another dataset, ``flatten``...) load their data once each for
     its sizes (embedded data: milliseconds); those of the same inputs read none."""
     from zoo import factory, registry
-    from zoo.checkpoint import read_card
-    from zoo.hub import folder_of
 
     infos: dict[str, Any] = {}
 
@@ -400,6 +398,9 @@ def check_shapes(chk: Any, cells: Sequence[Cell], plan: StagePlan) -> None:
                     msg = _mismatch(name, cell, *_shapes(st.model, kwargs(st.model, st.data, st_params, True)),
                                     *_shapes(cell.model, kwargs(cell.model, cell.data, cell.params, True)))
             else:
+                from zoo.checkpoint import read_card  # a checkpoint's card: Lightning's data module class with it
+                from zoo.hub import folder_of
+
                 card = read_card(folder_of(ref["pretrained"])[0])
                 fields = config.dataclass_settings(registry.get(card["model"]).config, "model")
                 msg = _mismatch(name, cell, *_shapes(card["model"], {k: v for k, v in card["kwargs"].items() if k in fields}),
