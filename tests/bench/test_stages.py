@@ -169,11 +169,11 @@ def test_two_stage_study_survives_sigkill_and_resume(tmp_path, crash_stages):
 # ----------------------------------------------------------------------------- mistakes
 
 
-def _mistake(raw, tmp_path, capsys, *want: str) -> str:
+def _mistake(raw, tmp_path, capsys, *want: str, argv: tuple[str, ...] = ()) -> str:
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(raw))
     out = tmp_path / "runs"
-    assert main(["bench", str(path), "--out", str(out)]) == 2
+    assert main(["bench", str(path), "--out", str(out), *argv]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and err.startswith("zoo: error:"), err
     for w in want:
@@ -206,8 +206,14 @@ def test_a_source_of_another_family(tmp_path, capsys):
 def test_incompatible_shapes_without_reinit(tmp_path, capsys):
     raw = two_stage()
     raw["stages"]["pre"]["params"]["hidden"] = [8]
-    _mistake(raw, tmp_path, capsys, "tensor 'body.0.0.weight' has shape [8, 64] there and [16, 64] here",
-             "set reinit: [body.0.0]")
+    _mistake(raw, tmp_path, capsys, "problem mlp-digits sets hidden=(16,), but its source 'pre' has hidden=(8,)",
+             "give both the same model settings")
+    raw = two_stage(fixed={**ARCH, "dropout": 0.5})  # not a shape, but the scratch arm would train another model
+    _mistake(raw, tmp_path, capsys, "sets dropout=0.5, but its source 'pre' has dropout=0.0")
+    # digits_images (1x8x8) -> digits (64 flat): the same settings, other inputs (the scaler's shape).
+    raw = two_stage()
+    raw["stages"]["pre"]["data"] = "digits_images"
+    _mistake(raw, tmp_path, capsys, "tensor 'scaler.shift' has shape [1] there and [64] here", "set reinit: [scaler]")
     # wine (13 features) -> digits (64): the input layers differ; with reinit the study is accepted.
     raw = two_stage(start_from="mlp-wine", fixed={"hidden": [64, 32], "norm": "batch", "dropout": 0.2})
     del raw["stages"]
@@ -232,6 +238,7 @@ def test_other_mistakes(tmp_path, capsys):
     _mistake(two_stage(thaw={"lr_scale": 2}), tmp_path, capsys, "thaw.lr_scale", "(0, 1]")
     raw = two_stage(start_from="mlp-wine")
     _mistake(raw, tmp_path, capsys, "stages.pre: no cell starts from stage 'pre'")
+    _mistake(two_stage(), tmp_path, capsys, "has stages", "use --executor local", argv=("--executor", "ray"))
 
 
 def test_the_shipped_transfer_study_parses_without_reading_data():

@@ -361,11 +361,14 @@ def check_shapes(chk: Any, cells: Sequence[Cell], plan: StagePlan) -> None:
         opts = {k: v for k, v in (params.get("data_options") or {}).items() if k not in SUBSET_OPTIONS}
         return canonical([data, opts])
 
-    def kwargs(model: str, data: str, params: Mapping[str, Any], load: bool) -> dict[str, Any]:
-        """The builder's kwargs; ``load``: with the sizes the data implies (else the family's defaults)."""
+    def explicit(model: str, data: str, params: Mapping[str, Any]) -> Any:
         settings, _ = run_settings(params)
         settings.pop("init_from", None), settings.pop("freeze", None), settings.pop("reinit", None)
-        cfg = factory.resolve(model, data, **{k: v for k, v in settings.items() if k not in THAW_SETTINGS})
+        return factory.resolve(model, data, **{k: v for k, v in settings.items() if k not in THAW_SETTINGS})
+
+    def kwargs(model: str, data: str, params: Mapping[str, Any], load: bool) -> dict[str, Any]:
+        """The builder's kwargs; ``load``: with the sizes the data implies (else the family's defaults)."""
+        cfg = explicit(model, data, params)
         if not load:
             return dict(cfg.model_settings)
         key = canonical([data, cfg.data.data_options])
@@ -388,27 +391,50 @@ def check_shapes(chk: Any, cells: Sequence[Cell], plan: StagePlan) -> None:
         seen.add(key)
         name = ref.get("stage") or ref.get("pretrained")
         try:
+            mine = explicit(cell.model, cell.data, cell.params).model_settings
             if "stage" in ref:
                 st = plan.stage(ref["stage"])
                 st_params = {**st.params, **({"data_options": st.data_options} if st.data_options else {})}
+                msg = _other_settings(name, cell, explicit(st.model, st.data, st_params).model_settings, mine)
                 same = inputs(st.data, st_params) == inputs(cell.data, cell.params)  # then no data is read...
-                msg = _mismatch(name, cell, *_shapes(st.model, kwargs(st.model, st.data, st_params, not same)),
-                                *_shapes(cell.model, kwargs(cell.model, cell.data, cell.params, not same)))
-                if msg and same:  # ...unless to name the shapes of the data in the message
-                    msg = _mismatch(name, cell, *_shapes(st.model, kwargs(st.model, st.data, st_params, True)),
-                                    *_shapes(cell.model, kwargs(cell.model, cell.data, cell.params, True)))
+
+                def shapes_differ(load: bool) -> str | None:
+                    return _mismatch(name, cell, *_shapes(st.model, kwargs(st.model, st.data, st_params, load)),
+                                     *_shapes(cell.model, kwargs(cell.model, cell.data, cell.params, load)))
+
+                msg = msg or shapes_differ(not same)
+                if msg and same and msg.startswith(f"problem {cell.problem} starts from"):
+                    msg = shapes_differ(True)  # ...unless to name the data's shapes in the message
             else:
                 from zoo.checkpoint import read_card  # a checkpoint's card: Lightning's data module class with it
+                from zoo.data.core import DataInfo
                 from zoo.hub import folder_of
 
                 card = read_card(folder_of(ref["pretrained"])[0])
-                fields = config.dataclass_settings(registry.get(card["model"]).config, "model")
-                msg = _mismatch(name, cell, *_shapes(card["model"], {k: v for k, v in card["kwargs"].items() if k in fields}),
-                                *_shapes(cell.model, kwargs(cell.model, cell.data, cell.params, True)))
+                entry = registry.get(card["model"])
+                fields = config.dataclass_settings(entry.config, "model")
+                implied = entry.from_data(DataInfo.from_dict(card["data"])) if entry.from_data and card.get("data") else {}
+                src = {k: v for k, v in card["kwargs"].items() if k in fields}
+                msg = _other_settings(name, cell, {k: v for k, v in src.items() if k not in implied}, mine) or _mismatch(
+                    name, cell, *_shapes(card["model"], src), *_shapes(cell.model, kwargs(cell.model, cell.data, cell.params, True)))
         except ZooError as e:
             chk.fail("", f"problem {cell.problem}: {e}")
         if msg:
             chk.fail("", msg)
+
+
+def _other_settings(name: str, cell: Cell, src: Mapping[str, Any], mine: Mapping[str, Any]) -> str | None:
+    """The first model setting that ``cell`` sets otherwise than its source (each one's value, else the
+    family's default), or None: an arm from the checkpoint keeps the source's, so ``scratch`` must too."""
+    from zoo import registry
+
+    defaults = config.dataclass_settings(registry.get(cell.model).config, "model")
+    for k in sorted({*src, *mine}):
+        a, b = (normalize(d.get(k, defaults[k].default if k in defaults else None)) for d in (src, mine))
+        if canonical(a) != canonical(b):
+            return (f"problem {cell.problem} sets {k}={config.shown(b)}, but its source {name!r} has {k}={config.shown(a)}; "
+                    "a transfer keeps the source's model, so give both the same model settings.")
+    return None
 
 
 def _shapes(model: str, kw: Mapping[str, Any]) -> tuple[dict[str, tuple[int, ...]], tuple[str, ...]]:
