@@ -129,7 +129,7 @@ def test_frozen_then_thawed_thaws_the_top_block_after_n_epochs(tmp_path, after, 
     assert body and any(not torch.equal(after_[k], before[k]) for k in body) == thawed
 
 
-def test_a_failed_source_fails_its_targets_with_the_reason_and_retry_reruns_them(tmp_path):
+def test_a_failed_source_fails_its_targets_with_the_reason(tmp_path):
     raw = two_stage(seeds=1)
     raw["stages"]["pre"]["params"]["lr"] = 1e30  # diverges: no checkpoint
     study = load_study(write_study(tmp_path / "s.yaml", raw))
@@ -140,6 +140,20 @@ def test_a_failed_source_fails_its_targets_with_the_reason_and_retry_reruns_them
     for c in study.cells()[1:]:
         assert results[c.cell_id]["status"] == "error"
         assert f"its source cell {src.cell_id} is diverged" in results[c.cell_id]["reason"]
+    # --retry-failed reruns the failed targets (a diverged source is a result, not a failure): the same rows.
+    again = run_study(study, out=tmp_path / "runs", quiet=True, retry_failed=True)
+    assert again.ran == 2 and set(again.results) == {c.cell_id for c in study.cells()[1:]}
+    assert all(r["reason"] == results[cid]["reason"] for cid, r in again.results.items())
+
+
+@pytest.mark.slow
+def test_workers_hold_targets_back_until_their_source_is_recorded(tmp_path):
+    study = load_study(write_study(tmp_path / "s.yaml", two_stage(scientific={"transfer": ["scratch", "frozen", "full"]})))
+    ref = run_study(study, out=tmp_path / "one", quiet=True)
+    par = run_study(study, out=tmp_path / "two", quiet=True, workers=2, threads=1)
+    assert ref.ran == par.ran == 8 and par.counts["ok"] == 8
+    for cid, r in ref.results.items():
+        assert par.results[cid]["metrics"] == r["metrics"], cid
 
 
 @pytest.fixture
