@@ -146,6 +146,32 @@ def test_a_failed_source_fails_its_targets_with_the_reason(tmp_path):
     assert all(r["reason"] == results[cid]["reason"] for cid, r in again.results.items())
 
 
+def test_a_target_refuses_a_source_checkpoint_that_is_not_the_recorded_one(tmp_path):
+    import shutil
+
+    study = load_study(write_study(tmp_path / "s.yaml", two_stage(scientific={"transfer": ["frozen"]})))
+    run_study(study, out=tmp_path / "runs", quiet=True)
+    src0, src1, t0, t1 = study.cells()
+    store = tmp_path / "runs" / study.name
+    # Another valid checkpoint (seed 1's) in seed 0's folder: its card and weights agree, but not with what
+    # the source cell recorded.
+    shutil.rmtree(store / src0.cell_id / "checkpoint")
+    shutil.copytree(store / src1.cell_id / "checkpoint", store / src0.cell_id / "checkpoint")
+    # Flipped bytes in seed 1's weights: the card's sha256 catches them.
+    weights = store / src1.cell_id / "checkpoint" / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 1
+    weights.write_bytes(bytes(data))
+    for t in (t0, t1):
+        shutil.rmtree(store / t.cell_id)  # run them again
+    again = run_study(study, out=tmp_path / "runs", quiet=True)
+    assert again.ran == 2
+    r0, r1 = again.results[t0.cell_id], again.results[t1.cell_id]
+    assert r0["status"] == r1["status"] == "error"
+    assert f"the checkpoint of source cell {src0.cell_id}" in r0["reason"] and "recorded" in r0["reason"]
+    assert "is corrupt: sha256" in r1["reason"]
+
+
 @pytest.mark.slow
 def test_workers_hold_targets_back_until_their_source_is_recorded(tmp_path):
     study = load_study(write_study(tmp_path / "s.yaml", two_stage(scientific={"transfer": ["scratch", "frozen", "full"]})))
