@@ -6,6 +6,10 @@ and the cores. A full (or read-only) disk stops the sweep with one
 :class:`~zoo.errors.StorageError` line: the cell being written is released, never
 recorded as failed, so a resume after freeing space runs it again.
 
+A cell that starts from another cell's checkpoint (zoo/bench/stages.py) is held back until that
+cell is recorded, then handed its verified checkpoint (:meth:`Store.checkpoint`); when the source
+failed, the cell is recorded as ``error`` with the source's reason, without running.
+
 Resuming is the same call: done cells are skipped (``retry_failed`` reruns
 ``error``/``oom`` cells, ``retry_skipped`` reruns ``skipped`` ones), cells held by a
 live writer elsewhere are left to it and waited for, and stale claims of dead
