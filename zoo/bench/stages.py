@@ -6,8 +6,8 @@ A study may declare source stages and say which one its cells start from::
       pretrain:                        # a stage: one cell per seed, its checkpoint kept in the store
         model: mlp
         data: fashion_mnist
-        data_options: {classes: [0, 1, 2, 3, 4]}
-        params: {hidden: [300, 100], lr: 0.01}      # its settings (no axes)
+        data_options: {classes: [Trouser, Pullover, Dress, Coat, Bag]}
+        params: {hidden: [300, 100], lr: 0.01}      # its settings (no axes); the cells' model settings too
         budget: {max_epochs: 10}       # default: the study's budget
         start_from: other_stage        # optional: a stage may start from another (arm: transfer, default full)
     start_from: pretrain               # the study's cells start from this stage, or from a pretrained id (mlp-wine)
@@ -42,8 +42,8 @@ from typing import Any
 from zoo import config
 from zoo.bench.cells import Cell, canonical, cell_id, normalize
 from zoo.bench.study import NAME_RE
-from zoo.optim import OptimConfig
 from zoo.errors import CheckpointError, ConfigError, ZooError, check_choice
+from zoo.optim import OptimConfig
 
 ARMS = ("scratch", "frozen", "frozen_then_thawed", "full")
 """Transfer arms: a new model; the checkpoint with only a new head trained; the head first, then the top
