@@ -65,6 +65,8 @@ def test_cells_start_from_the_source_of_their_seed():
                                   stages={"pre": {**two_stage()["stages"]["pre"], "budget": {"max_epochs": 3}}}), "t.yaml")
     moved = {c.cell_id for c in cells} ^ {c.cell_id for c in other.cells()}
     assert len(moved) == 2 * (2 + 2 * 2) and study.identity() != other.identity()
+    # Each arm's rate may be chosen by the range test (from the checkpoint, for the arms that load it).
+    assert len(parse_study(two_stage(nuisance={"lr": "range_test"}), "t.yaml").cells()) == 2 + 2 * 2
 
 
 def _state(model) -> dict[str, torch.Tensor]:
@@ -279,6 +281,8 @@ def test_other_mistakes(tmp_path, capsys):
     raw = two_stage(start_from="mlp-wine")
     _mistake(raw, tmp_path, capsys, "stages.pre: no cell starts from stage 'pre'")
     _mistake(two_stage(), tmp_path, capsys, "has stages", "use --executor local", argv=("--executor", "ray"))
+    _mistake(two_stage(scientific={"transfer": ["frozen_then_thawed"]}, nuisance={"lr": "range_test"}), tmp_path, capsys,
+             "'frozen_then_thawed' takes lr values (the head's rate), not a tuner")
 
 
 def test_the_shipped_transfer_study_parses_without_reading_data():

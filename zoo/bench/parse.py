@@ -300,11 +300,11 @@ def _value(chk: _Checker, path: str, key: str, value: Any, problems: Sequence[Pr
 
 def _config_error(problem: Problem, params: Mapping[str, Any]) -> str | None:
     """The message of zoo's own check of ``params`` for ``problem`` (:func:`zoo.factory.resolve`), or None."""
-    params = {k: v for k, v in params.items() if not (k == "lr" and isinstance(v, Mapping))}  # lr chosen by a tuner
     try:
         params = stages.for_check(params)  # a transfer arm and its source as run settings
     except ZooError as e:
         return str(e)
+    params = {k: v for k, v in params.items() if not (k == "lr" and isinstance(v, Mapping))}  # lr chosen by a tuner
     try:
         cfg = factory.resolve(problem.model, problem.data, check_model=True, **params)
         factory.check_size(cfg.model, cfg.model_settings)  # shapes only (torch's meta device), nothing allocated

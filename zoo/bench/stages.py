@@ -364,6 +364,8 @@ def check_shapes(chk: Any, cells: Sequence[Cell], plan: StagePlan) -> None:
     def explicit(model: str, data: str, params: Mapping[str, Any]) -> Any:
         settings, _ = run_settings(params)
         settings.pop("init_from", None), settings.pop("freeze", None), settings.pop("reinit", None)
+        if isinstance(settings.get("lr"), Mapping):  # chosen by a tuner when the cell runs
+            settings.pop("lr")
         return factory.resolve(model, data, **{k: v for k, v in settings.items() if k not in THAW_SETTINGS})
 
     def kwargs(model: str, data: str, params: Mapping[str, Any], load: bool) -> dict[str, Any]:
