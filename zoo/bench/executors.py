@@ -103,6 +103,8 @@ class Job:
 
     cell: Cell
     workdir: Path
+    inputs: dict[str, Any] = field(default_factory=dict)
+    """What the cell starts from (zoo/bench/stages.py): its source's checkpoint folder and sha256."""
 
 
 @dataclass
@@ -169,7 +171,7 @@ class SequentialExecutor(Executor):
     def submit(self, job: Job) -> None:
         from zoo.bench.runner import run_cell
 
-        self._done.append(Done(job.cell.cell_id, run_cell(job.cell, job.workdir)))
+        self._done.append(Done(job.cell.cell_id, run_cell(job.cell, job.workdir, inputs=job.inputs)))
 
     def busy(self) -> int:
         return 0  # submit() returns when the cell is done
@@ -241,10 +243,10 @@ def _worker_main(conn: Connection, parent: int, threads: int, log_path: str) -> 
             sys.stdout.flush()
             sys.stderr.flush()
             os._exit(0)
-        _, cell_json, workdir = msg
+        _, cell_json, workdir, inputs = msg
         cell = Cell.from_json(json.loads(cell_json))
         try:
-            conn.send(("done", cell.cell_id, run_cell(cell, Path(workdir))))
+            conn.send(("done", cell.cell_id, run_cell(cell, Path(workdir), inputs=inputs)))
         except BaseException as e:  # noqa: BLE001 -- the runner itself failed (disk full, ...)
             with contextlib.suppress(Exception):
                 conn.send(("failed", cell.cell_id, f"{e.__class__.__name__}: {e}\n{traceback.format_exc()}"))
@@ -316,7 +318,7 @@ class ProcessExecutor(Executor):
     def submit(self, job: Job) -> None:
         worker = next(w for w in self._workers if w.job is None)
         worker.job = job
-        worker.conn.send(("run", json.dumps(job.cell.to_json()), str(job.workdir)))
+        worker.conn.send(("run", json.dumps(job.cell.to_json()), str(job.workdir), job.inputs))
 
     def wait(self, timeout: float) -> list[Done]:
         self._poll(timeout)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from zoo import config, factory, metrics, registry
+from zoo.bench import stages
 from zoo.bench.cells import canonical
 from zoo.bench.study import (
     BUDGET_KEYS, DISTRIBUTIONS, MAX_CELLS, MAX_SEEDS, NAME_RE, PROBLEM_KEYS, RESERVED, ROLES, TARGET_KEYS, TOP_KEYS,
@@ -105,7 +106,7 @@ def parse_study(
     a bad ``quick:`` mapping is refused on the first parse, not on the first ``--quick`` run.
     """
     chk = _Checker(source)
-    raw = chk.mapping(raw, "", list(TOP_KEYS))
+    raw = chk.mapping(raw, "", list(TOP_KEYS))  # zoo/bench/stages.py's keys among them
     quick_over = raw.pop("quick", None)
     if quick_over is not None:
         quick_over = chk.mapping(quick_over, "quick", [k for k in TOP_KEYS if k not in ("name", "quick")])
@@ -148,6 +149,7 @@ def _resolve(raw: dict[str, Any], chk: _Checker, default_name: str | None, quick
     if not problems:
         chk.fail("problems", f"none of the problems is available here (not registered: {', '.join(dropped)}).")
     tables = {p.id: _table(p.model, p.kind) for p in problems}
+    plan = stages.parse_plan(raw, chk, _parse_problem, BUDGET_KEYS, problems, tables)  # adds the transfer axis
 
     # --- axes
     axes: list[Axis] = []
@@ -158,6 +160,7 @@ def _resolve(raw: dict[str, Any], chk: _Checker, default_name: str | None, quick
             path = f"{role}.{key}"
             if key in seen_role:
                 chk.fail(path, f"{key!r} is already a {seen_role[key]} setting; a setting has one role.")
+            stages.check_axis(chk, plan, path, key)
             _check_name(chk, path, key, problems, tables)
             seen_role[key] = role
             axes.append(_parse_axis(chk, path, key, role, value, problems, tables))
@@ -218,13 +221,15 @@ def _resolve(raw: dict[str, Any], chk: _Checker, default_name: str | None, quick
     study = Study(
         name=name, source=source, problems=tuple(problems), axes=tuple(axes), seeds=seeds, budget=budget,
         search=search, data_options=common_opts, target=target, description=description, quick=quick,
-        dropped=tuple(dropped), exclude=exclude,
+        dropped=tuple(dropped), exclude=exclude, stages=plan and dataclasses.replace(plan, budget=budget),
     )
     if exclude and not study.size():
         chk.fail("exclude", "the rules exclude every configuration of the study; nothing would run.")
     if study.size() > MAX_CELLS:
         chk.fail("", f"the study expands to {study.size():,} cells; at most {MAX_CELLS:,} (fewer seeds, values or trials).")
     _check_cells(chk, study)
+    if plan:
+        stages.check_shapes(chk, study.cells(), study.stages)
     return study
 
 
@@ -304,6 +309,10 @@ def _value(chk: _Checker, path: str, key: str, value: Any, problems: Sequence[Pr
 
 def _config_error(problem: Problem, params: Mapping[str, Any]) -> str | None:
     """The message of zoo's own check of ``params`` for ``problem`` (:func:`zoo.factory.resolve`), or None."""
+    try:
+        params = stages.for_check(params)  # a transfer arm and its source as run settings
+    except ZooError as e:
+        return str(e)
     params = {k: v for k, v in params.items() if not (k == "lr" and isinstance(v, Mapping))}  # lr chosen by a tuner
     try:
         cfg = factory.resolve(problem.model, problem.data, check_model=True, **params)
@@ -496,7 +505,7 @@ def _check_cells(chk: _Checker, study: Study) -> None:
         if key in seen:
             continue
         seen.add(key)
-        msg = _config_error(problems[cell.problem], params)
+        msg = _config_error(problems.get(cell.problem) or Problem(cell.problem, cell.model, cell.data, ""), params)
         if msg:
             axes = {**cell.scientific, **cell.nuisance}
             where = f"problem {cell.problem}" + (f" with {canonical(axes)}" if axes else "")

@@ -273,8 +273,12 @@ def write_failure(cell: Cell, workdir: Path, status: str, reason: str) -> dict[s
     return result
 
 
-def run_cell(cell: Cell, workdir: str | Path, *, capture: bool = True) -> dict[str, Any]:
+def run_cell(cell: Cell, workdir: str | Path, *, capture: bool = True, inputs: Mapping[str, Any] | None = None
+             ) -> dict[str, Any]:
     """Train ``cell`` and write its record into ``workdir``; returns the result (also result.json, written last).
+
+    ``inputs``: for a cell that starts from another cell (zoo/bench/stages.py), that cell's checkpoint
+    (``{"checkpoint": folder, "sha256": ..., "cell_id": ...}``, from :meth:`zoo.bench.store.Store.checkpoint`).
 
     Raises :class:`zoo.errors.WriteError` when the record cannot be written (disk full).
     """
@@ -289,7 +293,7 @@ def run_cell(cell: Cell, workdir: str | Path, *, capture: bool = True) -> dict[s
         print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} cell {cell.cell_id}: {cell.label()}", file=log)
         print(f"params: {cell.params_json}", file=log)
         try:
-            _train(cell, workdir, result, log)
+            _train(cell, workdir, result, log, inputs or {})
         except BaseException as e:  # noqa: BLE001 -- a failed cell is a row with its reason
             if isinstance(e, (KeyboardInterrupt, WriteError)):
                 raise
@@ -312,11 +316,14 @@ def run_cell(cell: Cell, workdir: str | Path, *, capture: bool = True) -> dict[s
     return result
 
 
-def _train(cell: Cell, workdir: Path, result: dict[str, Any], log: Any) -> None:
+def _train(cell: Cell, workdir: Path, result: dict[str, Any], log: Any, inputs: Mapping[str, Any]) -> None:
+    from zoo.bench import stages
     from zoo.engine import resolve_device
     from zoo.training import train
 
-    params = cell.params
+    if inputs:
+        result["start_from"] = {"cell_id": inputs.get("cell_id"), "sha256": inputs["sha256"]}
+    params, keep = stages.run_settings(cell.params, stages.verify_source(inputs) if inputs else None)
     ok, why = probe(result["device"], result["precision"])
     if not ok:
         result["status"], result["reason"] = record.SKIPPED, why
@@ -364,6 +371,8 @@ def _train(cell: Cell, workdir: Path, result: dict[str, Any], log: Any) -> None:
         from zoo.bench import optuna_search
 
         result["search"] = optuna_search.summary(cell, len(fit.history), pruning)
+    if keep and not fit.diverged:  # a stage's checkpoint, before result.json: published with the cell or not at all
+        result["checkpoint"] = stages.keep_checkpoint(res, workdir)
     ttt = time_to_target(fit.history, cell.target)
     result["time_to_target"] = ttt["seconds"] if ttt else None
     if ttt:

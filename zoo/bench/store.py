@@ -55,6 +55,7 @@ from zoo.bench.cells import differences
 from zoo.errors import DataError, ZooError
 from zoo.record import FAILED, PENDING, STATUSES, CellRecord
 from zoo.errors import writing
+from zoo.procenv import boot_id, pid_alive, start_time
 
 __all__ = ["FAILED", "STATUSES", "Lease", "Snapshot", "Store", "StudyMismatchError"]
 
@@ -99,40 +100,7 @@ def _write_json_exclusive(path: Path, obj: Any) -> bool:
         tmp.unlink(missing_ok=True)
 
 
-# ----------------------------------------------------------------------------- process identity
-
-
-def _boot_id() -> str:
-    try:
-        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
-    except OSError:
-        return ""
-
-
-def _start_time(pid: int) -> str | None:
-    """Process start time in clock ticks since boot (Linux), to tell a live pid from a reused one."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return None
-
-
-MACHINE = f"{socket.gethostname()}/{_boot_id()}"
-
-
-def _pid_alive(pid: int, start: str | None) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass  # exists, owned by someone else
-    if start is not None:
-        now = _start_time(pid)
-        if now is not None and now != start:
-            return False  # the pid was reused by another process
-    return True
+MACHINE = f"{socket.gethostname()}/{boot_id()}"
 
 
 # ----------------------------------------------------------------------------- leases
@@ -265,6 +233,20 @@ class Store:
         except record.RecordError as e:
             return {"status": "error", "reason": f"unreadable result.json ({e})"}
 
+    def checkpoint(self, cell_id: str) -> dict[str, Any]:
+        """The checkpoint kept by a finished cell (a source stage, zoo/bench/stages.py), for a cell that starts
+        from it: ``{"checkpoint": folder, "sha256": of its weights as the cell recorded it, "cell_id"}``; a
+        :class:`~zoo.errors.ZooError` line saying why there is none (the cell failed, or kept nothing)."""
+        res = self.result(cell_id)
+        kept = (res or {}).get("checkpoint")
+        folder = self.cell_dir(cell_id) / record.CHECKPOINT
+        if res is None or res.get("status") != record.OK or not isinstance(kept, dict) or not folder.is_dir():
+            why = "has not finished" if res is None else (
+                f"is {res.get('status')}" + (f" ({res['reason']})" if res.get("reason") else "")
+                if res.get("status") != record.OK else "kept no checkpoint")
+            raise ZooError(f"its source cell {cell_id} {why}: there is no checkpoint to start from.")
+        return {"checkpoint": str(folder), "sha256": kept.get("sha256"), "cell_id": cell_id}
+
     def statuses(self) -> dict[str, str]:
         """{cell_id: status} of every done cell."""
         out: dict[str, str] = {}
@@ -358,7 +340,7 @@ class Store:
 
     def _stale(self, info: Mapping[str, Any], path: Path) -> bool:
         if info.get("machine") == MACHINE and isinstance(info.get("pid"), int):
-            return not _pid_alive(info["pid"], info.get("start"))
+            return not pid_alive(info["pid"], info.get("start"))
         try:
             age = time.time() - path.stat().st_mtime
         except FileNotFoundError:
@@ -373,7 +355,7 @@ class Store:
             return None
         token = secrets.token_hex(8)
         info = {
-            "machine": MACHINE, "host": socket.gethostname(), "pid": os.getpid(), "start": _start_time(os.getpid()),
+            "machine": MACHINE, "host": socket.gethostname(), "pid": os.getpid(), "start": start_time(os.getpid()),
             "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "token": token,
         }
         path = self._lease_path(cell_id)

@@ -76,6 +76,9 @@ TOP_KEYS: dict[str, str] = {
     "target": "{metric: val_..., value: number, mode: min|max}",
     "search": "grid, {random: N, seed: S} or {sampler: tpe|random|qmc|grid, n_trials: N, seed, pruner, objective, seeds_per_trial}",
     "exclude": "combinations not to run: a list of {axis: value or [values]} rules, e.g. [{norm: none, norm_position: after}]",
+    "stages": "source stages: {name: {model, data, data_options, params, budget, start_from, transfer}} (zoo/bench/stages.py)",
+    "start_from": "the stage (or pretrained id, e.g. mlp-wine) the study's cells start from",
+    "thaw": "the frozen_then_thawed arm: {after: epochs head only, top: blocks thawed, lr_scale: their rate / the head's}",
     "quick": "overrides for --quick (same keys)",
 }
 PROBLEM_KEYS = ("model", "data", "tag", "data_options", "params")
@@ -160,6 +163,8 @@ class Study:
     exclude: tuple[dict[str, tuple[Any, ...]], ...] = ()
     """Rules ``{axis: values}``: a configuration whose every named axis takes one of the rule's values is not run
     (e.g. ``norm_position`` means nothing when ``norm`` is none: ``{norm: [none], norm_position: [after]}``)."""
+    stages: Any = None
+    """A :class:`zoo.bench.stages.StagePlan`: source stages and what the cells start from (None: none)."""
 
     def excluded(self, values: dict[str, Any]) -> bool:
         """Whether a configuration's axis values match one of the :attr:`exclude` rules."""
@@ -188,6 +193,7 @@ class Study:
                 "target": self.target,
                 # Only when set, so that a study without rules keeps the identity of its existing store.
                 **({"exclude": [{k: list(v) for k, v in r.items()} for r in self.exclude]} if self.exclude else {}),
+                **({"stages": self.stages.to_json()} if self.stages else {}),
             }
         )
 
@@ -214,18 +220,19 @@ class Study:
         else:
             points = self.search["random"] * (sci if nui else 1)
         bound = len(self.problems) * len(self.seeds) * points
+        sources = self.stages.count(len(self.seeds)) if self.stages else 0
         if not self.exclude or bound > MAX_CELLS:
-            return bound  # an upper bound: the rules only remove configurations
+            return bound + sources  # an upper bound: the rules only remove configurations
         nui_axes = self.role("nuisance")
-        return len(self.seeds) * sum(sum(1 for _ in self._points(p, self.role("scientific"), nui_axes)) for p in self.problems)
+        return sources + len(self.seeds) * sum(sum(1 for _ in self._points(p, self.role("scientific"), nui_axes)) for p in self.problems)
 
     def cells(self) -> list[Cell]:
-        """Every cell, seeds outermost (a partial run covers each configuration with the first seed);
-        none for an Optuna search, whose cells are chosen as it goes."""
+        """Every cell, the stages' first, seeds outermost (a partial run covers each configuration with the
+        first seed); an Optuna search's trials are not among them: it chooses them as it goes."""
+        out: list[Cell] = self.stages.source_cells(self.name, self.seeds) if self.stages else []
         if self.adaptive:
-            return []
+            return out
         sci, nui = self.role("scientific"), self.role("nuisance")
-        out: list[Cell] = []
         for problem in self.problems:
             points = list(self._points(problem, sci, nui))
             for seed in self.seeds:
@@ -240,6 +247,8 @@ class Study:
         opts = {**self.data_options, **problem.data_options}
         if opts:
             params["data_options"] = opts
+        if self.stages:
+            params = self.stages.target_params(params, seed)
         nuisance_shown = {a.name: ("range_test" if a.tuner else n_vals[a.name]) for a in self.role("nuisance")}
         return Cell(
             study=self.name, problem=problem.id, model=problem.model, data=problem.data, seed=seed,

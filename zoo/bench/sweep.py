@@ -6,6 +6,10 @@ and the cores. A full (or read-only) disk stops the sweep with one
 :class:`~zoo.errors.StorageError` line: the cell being written is released, never
 recorded as failed, so a resume after freeing space runs it again.
 
+A cell that starts from another cell's checkpoint (zoo/bench/stages.py) is held back until that
+cell is recorded, then handed its verified checkpoint (:meth:`Store.checkpoint`); when the source
+failed, the cell is recorded as ``error`` with the source's reason, without running.
+
 Resuming is the same call: done cells are skipped (``retry_failed`` reruns
 ``error``/``oom`` cells, ``retry_skipped`` reruns ``skipped`` ones), cells held by a
 live writer elsewhere are left to it and waited for, and stale claims of dead
@@ -24,9 +28,10 @@ from typing import IO, Any
 from zoo.bench.executors import Done, Executor, Job, ProcessExecutor, bounded, cores, make_executor
 from zoo.bench.progress import Progress
 from zoo.bench.cells import Cell
+from zoo.bench.stages import source_of
 from zoo.bench.study import Study
 from zoo.bench.store import FAILED, Store
-from zoo.errors import storage_error
+from zoo.errors import ConfigError, ZooError, storage_error
 
 
 @dataclass
@@ -99,6 +104,9 @@ def run_study(
         executor, workers=workers, threads=threads, address=address, log_dir=store.dir / ".logs"
     )
     try:
+        if study.stages and ex.name == "ray":  # a Ray task's node may not see the store's checkpoints
+            raise ConfigError(f"study {study.name!r} has stages (cells that start from other cells' checkpoints), "
+                              "which need the store on this machine: use --executor local.")
         ex.check()  # a Ray address, Ray itself: before the store exists or a line is printed
         return _sweep(study, cells, store, ex, todo, retry, notes, t_start, stream=stream, live=live, quiet=quiet,
                       wait_elsewhere=wait_elsewhere, poll=poll, search=search)
@@ -154,6 +162,13 @@ def _sweep(study: Study, cells: list[Cell], store: Store, ex: Executor, todo: de
 
     inflight: dict[str, tuple[Cell, Any]] = {}
     elsewhere: list[Cell] = []
+    waiting: list[Cell] = []  # cells whose source cell (zoo/bench/stages.py) is not recorded yet
+
+    def blocked(cell: Cell) -> bool:
+        src = source_of(cell)
+        return src is not None and (src in inflight or any(c.cell_id == src for c in (*todo, *elsewhere))
+                                    or store.result(src) is None)
+
     retried: set[str] = set()
     t_cells: float | None = None
     t_end: float | None = None
@@ -165,6 +180,11 @@ def _sweep(study: Study, cells: list[Cell], store: Store, ex: Executor, todo: de
         if isinstance(ex, ProcessExecutor):
             ex.wait_ready()
         while True:
+            if waiting and not todo:
+                if not inflight and not elsewhere and all(blocked(c) for c in waiting):
+                    break  # their sources are run by no one: they stay pending
+                todo.extend(waiting)
+                waiting = []
             if not (todo or inflight or elsewhere):
                 new = search.next_batch(ex.slots) if search is not None else []  # the next trials, from the results so far
                 if not new:
@@ -175,6 +195,9 @@ def _sweep(study: Study, cells: list[Cell], store: Store, ex: Executor, todo: de
                 todo.extend(new)
             while todo and len(inflight) < ex.slots:
                 cell = todo.popleft()
+                if blocked(cell):
+                    waiting.append(cell)
+                    continue
                 lease = store.claim(cell.cell_id, retry=retry if cell.cell_id not in retried else ())
                 if lease is None:
                     if store.result(cell.cell_id) is None:
@@ -185,7 +208,13 @@ def _sweep(study: Study, cells: list[Cell], store: Store, ex: Executor, todo: de
                 progress.started(cell)
                 if t_cells is None:
                     t_cells = time.perf_counter()
-                ex.submit(Job(cell, lease.staging))
+                src = source_of(cell)
+                try:
+                    inputs = store.checkpoint(src) if src is not None else {}
+                except ZooError as e:  # the source failed: this cell is a row with that reason
+                    _finish(Done(cell.cell_id, None, error=str(e)), inflight, store, progress, summary)
+                    continue
+                ex.submit(Job(cell, lease.staging, inputs))
                 for done in ex.wait(0.0):  # the in-process executor finishes inside submit()
                     _finish(done, inflight, store, progress, summary)
             if inflight:
