@@ -192,3 +192,15 @@ register_pretrained(PretrainedEntry(
     files=(WeightFile("weights/small_cnn-mnist/model.safetensors", "e781a402377ef92846be8e48e7766bf65b828f3d0756c327df37071fe3e96ed5", 295672),
            WeightFile("weights/small_cnn-mnist/card.json", "1e36da2692ba644cd4858351f40ff33eefc41b8754bfdcd72831d9a4457d14c3", 9152)),
 ))
+
+register_pretrained(PretrainedEntry(
+    id="small_cnn-fashion_mnist", model="small_cnn", dataset="fashion_mnist", default=False,
+    summary="small_cnn 16-32-64, two conv-BN-ReLU per block, trained on shifted and mirrored Fashion-MNIST (72,666 parameters)",
+    recipe="benchmarks/recipes/small_cnn-fashion_mnist-shift_flip.yaml", split="test",
+    metrics={"loss": 0.17455110602378845, "acc": 0.9376000165939331, "f1": 0.9373488766491234, "auroc": 0.9969099164009094},
+    num_parameters=72666, classes=('T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'),
+    licence='MIT (Copyright 2017 Zalando SE)',
+    versions={"zoobench": "0.1.0", "torch": "2.13.0+cpu"},
+    files=(WeightFile("weights/small_cnn-fashion_mnist/model.safetensors", "e3a852c75c7fb95ec0fe9e93f64ef13984521faebd672e6ea57685e59a8cf862", 295672),
+           WeightFile("weights/small_cnn-fashion_mnist/card.json", "7fc35ffdc6e1f92b1a39d574313489b27377e0c4409f11c80398cae2609b9a9e", 9337)),
+))
