@@ -286,19 +286,20 @@ def test_other_mistakes(tmp_path, capsys):
 
 
 def test_the_shipped_transfer_study_parses_without_reading_data():
-    """benchmarks/transfer.yaml (not run here): 5 sources + 4 arms x 4 rates x 5 seeds; checking it reads no
+    """benchmarks/transfer.yaml (not run here): 5 sources + 4 label counts x 4 arms x 4 rates x 5 seeds; checking it reads no
     Fashion-MNIST (source and target share their inputs), and its quick form is one source and its 4 arms."""
     study = load_study("transfer")
     cells = study.cells()
     sources = [c for c in cells if c.params.get("stage") == "fashion8"]
-    assert len(cells) == study.size() == 5 + 4 * 4 * 5 and [c.seed for c in sources] == [0, 1, 2, 3, 4]
+    assert len(cells) == study.size() == 5 + 4 * 4 * 4 * 5 and [c.seed for c in sources] == [0, 1, 2, 3, 4]
     assert sources[0].params["data_options"]["classes"] == [
         "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sneaker", "Bag", "Ankle boot"]
     by_seed = {c.seed: c.cell_id for c in sources}
     targets = cells[5:]
     assert {c.scientific["transfer"] for c in targets} == {"scratch", "frozen", "frozen_then_thawed", "full"}
+    assert {c.params["data_options"]["labelled"] for c in targets} == {50, 200, 1000, 5000}
     for c in targets:
-        assert c.params["data_options"] == {"classes": ["Sandal", "Shirt"], "labelled": 200}
+        assert c.params["data_options"]["classes"] == ["Sandal", "Shirt"]
         assert source_of(c) == (None if c.scientific["transfer"] == "scratch" else by_seed[c.seed])
     thawed = next(c for c in targets if c.scientific["transfer"] == "frozen_then_thawed" and c.params["lr"] == 0.01)
     settings, _ = run_settings(thawed.params, "/ckpt")

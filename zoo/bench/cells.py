@@ -90,6 +90,8 @@ class Cell:
     """The trial number of an Optuna search (zoo/bench/optuna_search.py), part of the id; None otherwise."""
     search_json: str = "null"
     """What the runner needs of that search (the pruner, the earlier trials it compares with); not part of the id."""
+    keep: bool = False
+    """Whether the cell keeps its checkpoint (the study's ``keep``); not part of the id."""
 
     @property
     def params(self) -> dict[str, Any]:
@@ -135,6 +137,7 @@ class Cell:
             "target": self.target,
             **({"trial": self.trial, "search": {k: v for k, v in (self.search or {}).items() if k != "prior"}}
                if self.trial is not None else {}),
+            **({"keep": True} if self.keep else {}),
         }
 
     @classmethod
@@ -145,6 +148,7 @@ class Cell:
             nuisance_json=canonical(d.get("nuisance", {})), fixed_json=canonical(d.get("fixed", {})),
             target_json=canonical(d.get("target")),
             trial=None if d.get("trial") is None else int(d["trial"]), search_json=canonical(d.get("search")),
+            keep=bool(d.get("keep", False)),
         )
 
     def label(self) -> str:

@@ -29,7 +29,7 @@ STORE_FILE_BYTES = 1 << 30
 
 
 def add_commands(sub: Any, argv: list[str]) -> None:
-    action = argv[1] if len(argv) > 1 and argv[0] == "bench" and argv[1] in ("status", "list", "infer") else None
+    action = argv[1] if len(argv) > 1 and argv[0] == "bench" and argv[1] in ("status", "list", "infer", "best") else None
     if action == "status":
         p = sub.add_parser("bench", help=HELP,
                            description="Counts of done, failed and pending cells of a study, and the failures.")
@@ -38,6 +38,20 @@ def add_commands(sub: Any, argv: list[str]) -> None:
         p.add_argument("--quick", action="store_true", help="the study's quick (CI) form")
         p.add_argument("--out", default="runs", help="store root (default: runs)")
         p.set_defaults(run=cmd_status)
+        return
+    if action == "best":
+        p = sub.add_parser("bench", help=HELP, description="The best cells of a study (validation metric), and the "
+                           "best one's checkpoint taken out as a zoo checkpoint (the study needs keep: best or all).")
+        p.add_argument("action", choices=["best"])
+        p.add_argument("study", help="study name, study file, or its folder (runs/NAME)")
+        p.add_argument("--problem", help="rank this problem's cells only (default: every problem)")
+        p.add_argument("--metric", help="validation metric to rank on (default: the study's objective or target "
+                       "metric, else each cell's monitored metric)")
+        p.add_argument("--to", help="folder for the exported checkpoint (new; default: runs/best/STUDY[-PROBLEM])")
+        p.add_argument("--top", type=int, default=5, help="cells to list, 1-100 (default: 5)")
+        p.add_argument("--quick", action="store_true", help="the study's quick (CI) form")
+        p.add_argument("--out", default="runs", help="store root (default: runs)")
+        p.set_defaults(run=cmd_best)
         return
     if action == "infer":
         from zoo.bench.infer import add_parser
@@ -54,7 +68,7 @@ def add_commands(sub: Any, argv: list[str]) -> None:
         help=HELP,
         description="Run every cell of a study (a benchmarks/*.yaml file or a shipped study's name) that is not "
         "done yet, one record per cell under OUT/STUDY/. Interrupt and rerun at will: done cells are kept. "
-        "Also: `zoo bench status STUDY`, `zoo bench list`, `zoo bench infer MODEL|ID`.",
+        "Also: `zoo bench status STUDY`, `zoo bench list`, `zoo bench infer MODEL|ID`, `zoo bench best STUDY`.",
     )
     p.add_argument("study", help="study file or shipped study name (zoo bench list)")
     p.add_argument("--quick", action="store_true", help="run the study's quick form (tiny, for CI); stored as NAME-quick")
@@ -195,6 +209,28 @@ def cmd_status(args: argparse.Namespace) -> int:
         print("running:")
         for cid, info in running.items():
             print(f"  {cid}  {labels.get(cid, '?')}  on {info.get('host')} pid {info.get('pid')} since {info.get('time')}")
+    return 0
+
+
+def cmd_best(args: argparse.Namespace) -> int:
+    from zoo.bench.best import export, rank
+    from zoo.errors import ConfigError, ZooError
+
+    if not 1 <= args.top <= 100:
+        raise ConfigError(f"--top must be an integer from 1 to 100, got {args.top}.")
+    store = _store_for(args.study, args.quick, args.out)
+    if not (store.dir / "study.json").exists():
+        raise ZooError(f"no study at {store.dir}; run `zoo bench {args.study}` first.")
+    rows = rank(store, problem=args.problem, metric=args.metric)
+    if not rows:
+        raise ZooError(f"study {store.name!r} has no finished cell{' of ' + args.problem if args.problem else ''} to rank.")
+    print(f"{store.name}: best of {len(rows)} finished cells on {rows[0]['metric']}")
+    for i, r in enumerate(rows[: args.top], 1):
+        print(f"  {i}. {r['cell_id']}  {r['metric']} {r['value']:.4f}  {r['record'].problem}  "
+              f"{_label(r['record'].cell)}{'' if r['kept'] else '  (no checkpoint kept)'}")
+    dest = Path(args.to) if args.to else Path(args.out) / "best" / f"{store.name}{'-' + args.problem if args.problem else ''}"
+    folder = export(store, rows[0], dest)
+    print(f"checkpoint of {rows[0]['cell_id']} -> {folder}  (zoo evaluate {folder}; zoo finetune {folder} ...)")
     return 0
 
 

@@ -21,7 +21,7 @@ from zoo import config, factory, metrics, registry
 from zoo.bench import stages
 from zoo.bench.cells import canonical
 from zoo.bench.study import (
-    BUDGET_KEYS, DISTRIBUTIONS, MAX_CELLS, MAX_SEEDS, NAME_RE, PROBLEM_KEYS, RESERVED, ROLES, TARGET_KEYS, TOP_KEYS,
+    BUDGET_KEYS, DISTRIBUTIONS, KEEP, MAX_CELLS, MAX_SEEDS, NAME_RE, PROBLEM_KEYS, RESERVED, ROLES, TARGET_KEYS, TOP_KEYS,
     TUNERS, Axis, Problem, Study, StudyError, find_study,
 )
 from zoo.bench.yamlfile import read_yaml
@@ -217,11 +217,14 @@ def _resolve(raw: dict[str, Any], chk: _Checker, default_name: str | None, quick
     target = _parse_target(chk, raw.get("target"))
     # --- exclude
     exclude = _parse_exclude(chk, raw.get("exclude"), axes, problems, tables, quick)
+    keep = raw.get("keep", "none")
+    if keep not in KEEP:
+        chk.fail("keep", f"must be one of {', '.join(KEEP)}, got {_shown(keep)}.", list(KEEP))
 
     study = Study(
         name=name, source=source, problems=tuple(problems), axes=tuple(axes), seeds=seeds, budget=budget,
         search=search, data_options=common_opts, target=target, description=description, quick=quick,
-        dropped=tuple(dropped), exclude=exclude, stages=plan and dataclasses.replace(plan, budget=budget),
+        dropped=tuple(dropped), exclude=exclude, stages=plan and dataclasses.replace(plan, budget=budget), keep=keep,
     )
     if exclude and not study.size():
         chk.fail("exclude", "the rules exclude every configuration of the study; nothing would run.")

@@ -324,6 +324,7 @@ def _train(cell: Cell, workdir: Path, result: dict[str, Any], log: Any, inputs: 
     if inputs:
         result["start_from"] = {"cell_id": inputs.get("cell_id"), "sha256": inputs["sha256"]}
     params, keep = stages.run_settings(cell.params, stages.verify_source(inputs) if inputs else None)
+    keep = keep or cell.keep  # a stage's source, or a study that keeps its cells' checkpoints
     ok, why = probe(result["device"], result["precision"])
     if not ok:
         result["status"], result["reason"] = record.SKIPPED, why
@@ -371,7 +372,7 @@ def _train(cell: Cell, workdir: Path, result: dict[str, Any], log: Any, inputs: 
         from zoo.bench import optuna_search
 
         result["search"] = optuna_search.summary(cell, len(fit.history), pruning)
-    if keep and not fit.diverged:  # a stage's checkpoint, before result.json: published with the cell or not at all
+    if keep and not fit.diverged:  # the checkpoint, before result.json: published with the cell or not at all
         result["checkpoint"] = stages.keep_checkpoint(res, workdir)
     ttt = time_to_target(fit.history, cell.target)
     result["time_to_target"] = ttt["seconds"] if ttt else None

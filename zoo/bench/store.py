@@ -247,6 +247,10 @@ class Store:
             raise ZooError(f"its source cell {cell_id} {why}: there is no checkpoint to start from.")
         return {"checkpoint": str(folder), "sha256": kept.get("sha256"), "cell_id": cell_id}
 
+    def drop_checkpoint(self, cell_id: str) -> None:
+        """Delete a finished cell's kept checkpoint (``keep: best`` keeps each problem's best only)."""
+        shutil.rmtree(self.cell_dir(cell_id) / record.CHECKPOINT, ignore_errors=True)
+
     def statuses(self) -> dict[str, str]:
         """{cell_id: status} of every done cell."""
         out: dict[str, str] = {}

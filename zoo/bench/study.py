@@ -63,6 +63,7 @@ MAX_CELLS = 100_000
 """Cells of one study."""
 
 
+KEEP = ("none", "best", "all")
 TOP_KEYS: dict[str, str] = {
     "name": "the study's name (folder under runs/)",
     "description": "what the study asks",
@@ -75,6 +76,7 @@ TOP_KEYS: dict[str, str] = {
     "budget": "max_epochs, max_steps and/or max_time (seconds)",
     "target": "{metric: val_..., value: number, mode: min|max}",
     "search": "grid, {random: N, seed: S} or {sampler: tpe|random|qmc|grid, n_trials: N, seed, pruner, objective, seeds_per_trial}",
+    "keep": "which cells keep their checkpoint: none (default), all, or best (each problem's best; zoo bench best)",
     "exclude": "combinations not to run: a list of {axis: value or [values]} rules, e.g. [{norm: none, norm_position: after}]",
     "stages": "source stages: {name: {model, data, data_options, params, budget, start_from, transfer}} (zoo/bench/stages.py)",
     "start_from": "the stage (or pretrained id, e.g. mlp-wine) the study's cells start from",
@@ -165,6 +167,8 @@ class Study:
     (e.g. ``norm_position`` means nothing when ``norm`` is none: ``{norm: [none], norm_position: [after]}``)."""
     stages: Any = None
     """A :class:`zoo.bench.stages.StagePlan`: source stages and what the cells start from (None: none)."""
+    keep: str = "none"
+    """Which cells keep their checkpoint: none, all, or best (each problem's best by :func:`zoo.bench.best.rank`)."""
 
     def excluded(self, values: dict[str, Any]) -> bool:
         """Whether a configuration's axis values match one of the :attr:`exclude` rules."""
@@ -194,14 +198,15 @@ class Study:
                 # Only when set, so that a study without rules keeps the identity of its existing store.
                 **({"exclude": [{k: list(v) for k, v in r.items()} for r in self.exclude]} if self.exclude else {}),
                 **({"stages": self.stages.to_json()} if self.stages else {}),
+                **({"keep": self.keep} if self.keep != "none" else {}),
             }
         )
 
     def identity(self) -> str:
         """What must match for two runs to share a store: everything but the description and source path."""
         d = self.to_json()
-        for k in ("description", "source"):
-            d.pop(k)
+        for k in ("description", "source", "keep"):  # keep: which files stay, not what is measured
+            d.pop(k, None)
         return canonical(d)
 
     @property
@@ -254,7 +259,7 @@ class Study:
             study=self.name, problem=problem.id, model=problem.model, data=problem.data, seed=seed,
             params_json=canonical(params), scientific_json=canonical(s_vals), nuisance_json=canonical(nuisance_shown),
             fixed_json=canonical({**fixed, **problem.params, **self.budget}), target_json=canonical(self.target),
-            trial=trial, search_json=canonical(search),
+            trial=trial, search_json=canonical(search), keep=self.keep != "none",
         )
 
     def _points(self, problem: Problem, sci: list[Axis], nui: list[Axis]) -> Iterator[tuple[dict, dict]]:

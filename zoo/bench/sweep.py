@@ -241,6 +241,13 @@ def _sweep(study: Study, cells: list[Cell], store: Store, ex: Executor, todo: de
             summary.counts = store.summary(by_id)
             progress.counts.update(summary.counts)
             progress.close()
+    if study.keep == "best" and not summary.counts.get("pending"):  # every cell recorded: the best are known
+        from zoo.bench.best import best_per_problem
+
+        keep = set(best_per_problem(store).values())
+        for c in cells:
+            if c.keep and c.cell_id not in keep:
+                store.drop_checkpoint(c.cell_id)
     summary.seconds = time.perf_counter() - t_start
     summary.cells_seconds = (t_end or time.perf_counter()) - t_cells if t_cells is not None else 0.0
     return summary
