@@ -47,6 +47,7 @@ from torch import Tensor, nn
 from zoo.data.sampling import Sampling
 from zoo.data.vocab import PAD_ID
 from zoo.errors import check_positive
+from zoo.pretrained import PretrainedEntry, WeightFile, register_pretrained
 from zoo.registry import register_model
 
 
@@ -268,3 +269,19 @@ def word2vec_sgns_tiny(**kwargs: Any) -> SkipGram:
 
 
 # No pretrained word2vec checkpoints are published yet.
+
+
+# ----------------------------------------------------------------------------- pretrained entries
+# Files in weights/<id>/ (zoo/hub.py finds them); the schema test is tests/test_pretrained_entries.py.
+
+register_pretrained(PretrainedEntry(
+    id="word2vec_sgns-w2v_combined", model="word2vec_sgns", dataset="w2v_combined", default=True,
+    summary="skip-gram with negative sampling, 100-d, on WikiText-2 valid+test + spa-eng English + Tiny Shakespeare (11,631 words)",
+    recipe="benchmarks/recipes/word2vec_sgns-w2v_combined.yaml", split="test",
+    metrics={"loss": 2.1032259963989257, "analogy_acc": 0.14983863531581373, "ws353_spearman": 0.5532638867324275, "simlex_spearman": 0.1619336124904586},
+    num_parameters=2326400, classes=(),
+    licence='CC BY-SA 3.0 (Wikipedia text); the pytorch/examples code is BSD-3-Clause',
+    versions={"zoobench": "0.1.0", "torch": "2.13.0+cpu"},
+    files=(WeightFile("weights/word2vec_sgns-w2v_combined/model.safetensors", "c156393d2e61ee5a0f6b757c2756d6ed568053a4ac38679320cfdf842ad3b242", 9305776),
+           WeightFile("weights/word2vec_sgns-w2v_combined/card.json", "7b8e7df01d44d291e24038185f3e47f670cc2aa15704a3ffe89e8225abef8125", 382137)),
+))
