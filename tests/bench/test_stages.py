@@ -307,3 +307,4 @@ def test_the_shipped_transfer_study_parses_without_reading_data():
     assert settings["lr"] == pytest.approx(0.001)
     quick = load_study("transfer", quick=True)
     assert len(quick.cells()) == 1 + 4 and quick.cells()[0].params["max_epochs"] == 1
+    assert all(c.params["data_options"]["labelled"] == 200 for c in quick.cells()[1:])
