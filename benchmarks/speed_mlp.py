@@ -40,6 +40,7 @@ def hand_written(X: Any, Y: Any, bs: int, epochs: int, warmup: int = 5, *, compi
     torch.manual_seed(0)
     task = zoo.create("mlp", **MLP_KWARGS)  # same nn.Module (input scaler included)
     model = task.model
+    model.scaler.fit(X)  # standardization fitted on the training inputs, as zoobench's loop does
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
     forward = torch.compile(model) if compile else model
     model.train()
@@ -77,9 +78,10 @@ def zoobench(X: Any, Y: Any, Xv: Any, Yv: Any, bs: int, epochs: int, warmup: int
     torch.manual_seed(0)
     info = DataInfo("synthetic-mnist", "multiclass", (X.shape[1],), MLP_KWARGS["num_classes"])
     task = zoo.create("mlp", **MLP_KWARGS)
+    dm = TensorDataModule(info, (X, Y), (Xv, Yv), (Xv, Yv), batch_size=bs)
+    task.prepare_data_stats(dm)  # fits the input scaler, as zoo.train does
     if compile:
         task.model = torch.compile(task.model)
-    dm = TensorDataModule(info, (X, Y), (Xv, Yv), (Xv, Yv), batch_size=bs)
     cfg = LoopConfig(max_epochs=epochs, progress=False, warmup_steps=warmup, restore_best=False, precision=precision)
     res = fit(task, dm, cfg)
     return res.throughput, res.history[-1]["train_loss"]

@@ -29,11 +29,13 @@ intra- and inter-op threads = ``--threads``. Repeats rotate the order of the
 runners; each runner's ratio to zoobench is taken within a repeat and the
 median of those is printed.
 
-    python benchmarks/speed_vs_keras.py --repeats 3 --threads 1 --peer-python /work/kvenv/bin/python
+    python3 -m venv PEERS && PEERS/bin/pip install torch==2.13.0 keras tensorflow-cpu numpy
+    python benchmarks/speed_vs_keras.py --repeats 3 --threads 1 --peer-python PEERS/bin/python
 
-The Keras runners need ``pip install 'zoobench[peers]'`` (keras, tensorflow-cpu) in
-``--peer-python``'s environment -- best a separate one: TensorFlow pins its own
-numpy/protobuf. A runner whose packages are missing there is skipped, with a line.
+The Keras runners need keras and tensorflow-cpu (the ``peers`` extra of pyproject.toml)
+in ``--peer-python``'s environment, best a separate one as above (TensorFlow pins its
+own numpy/protobuf); the zoobench and torch runners run in this interpreter. A runner
+whose packages are missing is skipped, with a line saying so.
 """
 
 from __future__ import annotations
@@ -136,13 +138,15 @@ def run_torch_side(spec: dict, args: argparse.Namespace, X, Y) -> dict:
     from speed_mlp import hand_written, zoobench
 
     Xt, Yt = torch.from_numpy(X), torch.from_numpy(Y)
+    wall, cpu = time.perf_counter(), time.process_time()
     if spec["kind"] == "zoo":
         rate, loss = zoobench(Xt, Yt, Xt[:2000], Yt[:2000], args.batch_size, args.epochs, args.warmup,
                               precision=spec.get("precision", "32-true"), compile=spec.get("compile", False))
     else:
         rate, loss = hand_written(Xt, Yt, args.batch_size, args.epochs, args.warmup, compile=spec.get("compile", False))
+    cores = (time.process_time() - cpu) / (time.perf_counter() - wall)  # whole call: setup and validation too
     return {"samples_per_s": rate, "loss": float(loss), "versions": {"torch": torch.__version__},
-            "threads": torch.get_num_threads()}
+            "threads": torch.get_num_threads(), "cores": cores}
 
 
 def run_keras(spec: dict, args: argparse.Namespace, X, Y) -> dict:
@@ -181,26 +185,30 @@ def run_keras(spec: dict, args: argparse.Namespace, X, Y) -> dict:
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), jit_compile=spec["jit"])
 
     class WarmMark(keras.callbacks.Callback):
-        """The clock starts when the ``warmup``-th optimizer step has finished."""
+        """The clock starts when step ``warmup + 1`` begins, i.e. once ``warmup`` steps have finished.
+
+        A batch-begin hook, because one on batch end would make Keras read every step's
+        logs synchronously (with only its own callbacks it reads them on a thread)."""
 
         def __init__(self, warmup: int):
             super().__init__()
             self.warmup, self.steps, self.t0 = warmup, 0, None
 
-        def on_train_batch_end(self, batch, logs=None):
-            self.steps += 1
+        def on_train_batch_begin(self, batch, logs=None):
             if self.steps == self.warmup:
-                self.t0 = time.perf_counter()
+                self.t0, self.cpu0 = time.perf_counter(), time.process_time()
+            self.steps += 1
 
     mark = WarmMark(args.warmup)
     hist = model.fit(X, Y, batch_size=args.batch_size, epochs=args.epochs, shuffle=True, verbose=0, callbacks=[mark])
     seconds = time.perf_counter() - mark.t0
+    cores = (time.process_time() - mark.cpu0) / seconds
     steps = mark.steps
     if steps != args.epochs * (len(X) // args.batch_size):
         raise RuntimeError(f"keras ran {steps} steps, expected {args.epochs * (len(X) // args.batch_size)}")
     timed = (steps - args.warmup) * args.batch_size
     return {"samples_per_s": timed / seconds, "loss": float(hist.history["loss"][-1]), "versions": versions,
-            "threads": threads}
+            "threads": threads, "cores": cores}
 
 
 def child(args: argparse.Namespace) -> None:
@@ -282,7 +290,7 @@ def main(argv: list[str] | None = None) -> None:
         missing = missing_packages(name, args)
         if missing:
             print(f"skipping {name}: {', '.join(missing)} not installed for {python_of(name, args)} "
-                  f"(pip install 'zoobench[peers]' there)")
+                  f"(install keras and tensorflow-cpu there, or pass --peer-python)")
         else:
             names.append(name)
     if not names:
@@ -299,7 +307,7 @@ def main(argv: list[str] | None = None) -> None:
                 runs[name].append(res)
                 if res:
                     print(f"  repeat {rep + 1}: {name:<16} {res['samples_per_s']:>9,.0f} samples/s  "
-                          f"loss {res['loss']:.4f}  threads {res['threads']}  {res['versions']}", flush=True)
+                          f"loss {res['loss']:.4f}  threads {res['threads']}  CPU/wall {res['cores']:.2f}  {res['versions']}", flush=True)
         print(f"load at the end {os.getloadavg()[0]:.2f}")
     rows = summarize(runs)
     print(f"\n{'runner':<17} {'samples/s':>10} {'range':>17} {'÷ zoobench':>11}  per repeat")
