@@ -27,7 +27,13 @@ imported), started with the same settings: zoobench's process environment
 / ``MKL_NUM_THREADS`` = ``--threads``, ``torch.set_num_threads`` and TensorFlow's
 intra- and inter-op threads = ``--threads``. Repeats rotate the order of the
 runners; each runner's ratio to zoobench is taken within a repeat and the
-median of those is printed.
+median of those is printed. CPU/wall (process CPU time over wall time while
+training) shows how many cores a runner really got and used: TensorFlow's input
+pipeline (tf.data, inside ``model.fit``) has threads of its own beyond intra/inter-op.
+Samples per CPU-second (samples/s / CPU-wall) is the figure a busy machine
+distorts least, and charges a runner for every thread it uses; CPU time is
+taken over the timed steps for Keras, and around the whole training call
+(setup and zoobench's validation included) for the zoobench and torch runners.
 
     python3 -m venv PEERS && PEERS/bin/pip install torch==2.13.0 keras tensorflow-cpu numpy
     python benchmarks/speed_vs_keras.py --repeats 3 --threads 1 --peer-python PEERS/bin/python
@@ -270,12 +276,16 @@ def summarize(runs: dict[str, list[dict | None]], base: str = "zoobench") -> lis
         rates = [r["samples_per_s"] for r in results if r]
         if not rates:
             continue
+        per_cpu = [r["samples_per_s"] / r["cores"] for r in results if r]
         row = {"runner": name, "median": statistics.median(rates), "min": min(rates), "max": max(rates),
-               "n": len(rates), "loss": statistics.median(r["loss"] for r in results if r)}
+               "n": len(rates), "per_cpu_s": statistics.median(per_cpu),
+               "loss": statistics.median(r["loss"] for r in results if r)}
         if base in runs and name != base:
-            ratios = [b["samples_per_s"] / z["samples_per_s"] for z, b in zip(runs[base], results) if z and b]
-            if ratios:
-                row.update(ratio=statistics.median(ratios), ratios=ratios)
+            pairs = [(z, b) for z, b in zip(runs[base], results) if z and b]
+            if pairs:
+                ratios = [b["samples_per_s"] / z["samples_per_s"] for z, b in pairs]
+                cpu_ratios = [(b["samples_per_s"] / b["cores"]) / (z["samples_per_s"] / z["cores"]) for z, b in pairs]
+                row.update(ratio=statistics.median(ratios), ratios=ratios, cpu_ratio=statistics.median(cpu_ratios))
         rows.append(row)
     return rows
 
@@ -310,11 +320,14 @@ def main(argv: list[str] | None = None) -> None:
                           f"loss {res['loss']:.4f}  threads {res['threads']}  CPU/wall {res['cores']:.2f}  {res['versions']}", flush=True)
         print(f"load at the end {os.getloadavg()[0]:.2f}")
     rows = summarize(runs)
-    print(f"\n{'runner':<17} {'samples/s':>10} {'range':>17} {'÷ zoobench':>11}  per repeat")
+    print(f"\n{'runner':<17} {'samples/s':>10} {'range':>17} {'÷ zoobench':>11} {'per CPU-s':>10} {'÷ zoobench':>11}"
+          f"  samples/s ÷ zoobench per repeat")
     for row in rows:
         ratio = f"{row['ratio']:.3f}" if "ratio" in row else ""
+        cpu_ratio = f"{row['cpu_ratio']:.3f}" if "cpu_ratio" in row else ""
         per = ", ".join(f"{x:.2f}" for x in row.get("ratios", []))
-        print(f"{row['runner']:<17} {row['median']:>10,.0f} {row['min']:>8,.0f}–{row['max']:<8,.0f} {ratio:>11}  {per}")
+        print(f"{row['runner']:<17} {row['median']:>10,.0f} {row['min']:>8,.0f}–{row['max']:<8,.0f} {ratio:>11} "
+              f"{row['per_cpu_s']:>10,.0f} {cpu_ratio:>11}  {per}")
     if args.json:
         Path(args.json).write_text(json.dumps({"args": {k: v for k, v in vars(args).items() if k not in ("child", "data_dir")},
                                                "runs": runs, "summary": rows}, indent=1))
