@@ -44,6 +44,7 @@ from zoo.report.base import class_names
 from zoo.report.detail import FAMILY_TITLES, DetailSections
 from zoo.report.dynamics import DynamicsSections
 from zoo.report.fmt import fmt, fmt_seconds
+from zoo.report.transfer import TransferSections
 from zoo.report.verdict import VerdictSections
 
 ENV_SKIP = ("pid",)
@@ -103,7 +104,7 @@ def build_report(runs_dir: str | Path, out_dir: str | Path | None = None, *, met
     return report
 
 
-class _Builder(VerdictSections, DetailSections, DynamicsSections):
+class _Builder(TransferSections, VerdictSections, DetailSections, DynamicsSections):
     """The report of one store: its sections in order, and the files written."""
 
     options = ""
@@ -118,6 +119,7 @@ class _Builder(VerdictSections, DetailSections, DynamicsSections):
             doc.add(D.Para(f"**Question.** {question}"))
         doc.add(D.Para(self.summary_line()))
         doc.add(D.Para(" · ".join(f"[{t}](#{a})" for t, a in self.toc())))
+        doc.add(*self.transfer_section())
         doc.add(*self.verdict_section())
         doc.add(*self.classification_section())
         doc.add(*self.family_sections())
@@ -129,7 +131,7 @@ class _Builder(VerdictSections, DetailSections, DynamicsSections):
 
     def toc(self) -> list[tuple[str, str]]:
         kinds = set(self.table.kinds.values())
-        out = [("Verdict", "verdict")]
+        out = ([("Transfer", "transfer")] if self.has_transfer() else []) + [("Verdict", "verdict")]
         if kinds & set(C.CLASSIFICATION_KINDS):
             out.append(("Classification", "classification"))
         for k, title in FAMILY_TITLES.items():
