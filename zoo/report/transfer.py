@@ -120,8 +120,11 @@ class TransferSections(Sections):
                 parts.append(f"scratch beats **{arm}** (Δ {fmt_diff(a.diff)}; {fmt_holm_p(a)})")
             elif stand == "same":
                 parts.append(f"{arm}: no significant difference from scratch ({detail})")
-            else:
-                parts.append(f"{arm} vs scratch: not testable with {a.test.n} shared seed(s) (Δ {fmt_diff(a.diff)})")
+        untestable = [a for a in cmps if a.standing == "untestable"]
+        if untestable:
+            ns = sorted({a.test.n for a in untestable})
+            parts.append(f"not testable against scratch with {' or '.join(map(str, ns))} shared seed(s): "
+                         + ", ".join(f"{T.show(a.entry.value)} Δ {fmt_diff(a.diff)}" for a in untestable))
         tied = [T.show(e.value) for e, t in zip(v.entries, v.tied) if t]
         best = f"best on validation: **{T.show(v.winner.value)}**" + (
             f", tied for best with {', '.join(x for x in tied[1:])}" if len(tied) > 1 else "")
