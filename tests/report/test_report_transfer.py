@@ -122,7 +122,7 @@ def test_section_words_figure_and_source(transfer_report):
     md = (rep.out_dir / "README.md").read_text()
     section = md[md.index('<a id="transfer"></a>'):md.index('<a id="verdict"></a>')]
     assert "**Scratch catches up from 1,000 labels on**" in section
-    assert "below it, an arm beats scratch at 200 labels" in section
+    assert "below it, at 200 labels, an arm still beats scratch" in section
     assert "**frozen** beats scratch by +0.0300" in section  # 200 labels: 0.93 - 0.90, noise differences ~0
     assert "**Source** `src`" in section and "seed 0: 0.8500" in section and "seed 4: 0.8540" in section
     assert "transfer=nan" not in md and "| nan" not in md

@@ -147,7 +147,10 @@ class _Builder(TransferSections, VerdictSections, DetailSections, DynamicsSectio
         order = ["ok", "pruned", "diverged", "error", "oom", "skipped", R.PENDING, R.UNREADABLE]
         parts = [f"{counts[k]} {k}" for k in order if counts.get(k)]
         seeds = T.sort_values({c.seed for c in s.cells if c.seed is not None})
-        text = f"**{len(s.cells)} cells** ({', '.join(parts)}) over {len(s.problems)} problem(s), seeds {', '.join(map(T.show, seeds)) or '—'}."
+        stages = T.source_stages(s)
+        n_prob = len([p for p in s.problems if p not in stages])
+        where = f"{n_prob} problem(s)" + (f" and {len(stages)} source stage(s)" if stages else "")
+        text = f"**{len(s.cells)} cells** ({', '.join(parts)}) over {where}, seeds {', '.join(map(T.show, seeds)) or '—'}."
         if self.sci:
             text += " Scientific: " + ", ".join(f"`{a}`" for a in self.sci) + "."
         nui = [a for a in s.nuisance_axes if a in self.rows.columns]
@@ -232,11 +235,16 @@ class _Builder(TransferSections, VerdictSections, DetailSections, DynamicsSectio
         return out
 
     def fixed_settings(self) -> list[str]:
-        """``k=v`` per fixed setting; a setting that differs between problems names them."""
+        """``k=v`` per fixed setting; a setting that differs between problems names them. A source
+        stage's settings are its own (the transfer section shows the stage), not the study's."""
         values: dict[str, dict[str, set[str]]] = {}
-        for k, v in self.store.fixed.items():
+        stages = T.source_stages(self.store)
+        top = self.store.study.get("fixed")
+        for k, v in (top if isinstance(top, dict) else {}).items():
             values.setdefault(k, {}).setdefault(T.canon(v), set())
         for c in self.store.cells:
+            if c.problem in stages:
+                continue
             for k, v in (c.cell.get("fixed") or {}).items():
                 values.setdefault(k, {}).setdefault(T.canon(v), set()).add(c.problem)
         out = []

@@ -255,8 +255,10 @@ def source_stages(store: Snapshot) -> dict[str, str]:
 
 def data_options(store: Snapshot, problem: str) -> dict[str, Any]:
     """The data options of ``problem``: the study's declaration, else its first cell's params."""
-    for p in store.study.get("problems") or []:
-        if isinstance(p, dict) and str(p.get("id")) == problem and isinstance(p.get("data_options"), dict):
+    plan = store.study.get("stages")
+    stages = (plan.get("stages") if isinstance(plan, dict) else None) or []
+    for p in [*(store.study.get("problems") or []), *stages]:
+        if isinstance(p, dict) and str(p.get("id", p.get("problem"))) == problem and isinstance(p.get("data_options"), dict):
             return dict(p["data_options"])
     for c in store.cells:
         if c.problem == problem and isinstance((c.cell.get("params") or {}).get("data_options"), dict):

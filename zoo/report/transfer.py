@@ -38,7 +38,7 @@ def labels(n: float | None) -> str:
 def fmt_holm_p(a: S.Against) -> str:
     if not a.test.testable:
         return f"not testable ({a.test.note})" if a.test.note else "not testable"
-    return ("p < 0.001" if a.holm < 0.001 else f"p = {a.holm:.3f}") + f", n={a.test.n}"
+    return ("Holm p < 0.001" if a.holm < 0.001 else f"Holm p = {a.holm:.3f}") + f", n={a.test.n}"
 
 
 def fmt_diff(d: S.MeanCI) -> str:
@@ -96,7 +96,9 @@ class TransferSections(Sections):
             "scratch) is the share of paired seeds on which the arm scores better (a tie counts one half), with "
             "a percentile bootstrap 95% interval. Scratch **catches up** at the smallest label count from which "
             "no arm is significantly better than scratch at any label count measured (every comparison "
-            "testable). The tied-for-best group is the verdict's (every arm against the best on validation). "
+            "testable). The tied-for-best group is the verdict's: every arm against the best on validation, a "
+            "different family of tests, so with marginal evidence an arm can beat scratch while scratch stays tied "
+            "for best. "
             + S.PAIRED_WHY))
         return blocks
 
@@ -132,28 +134,33 @@ class TransferSections(Sections):
                 + "; ".join(parts) + f". {best[0].upper()}{best[1:]}.")
 
     def catch_up_sentence(self, tv: list[tuple[S.Verdict, float | None, list[S.Against]]]) -> str:
-        pts = [(n, cmps) for _, n, cmps in tv if n is not None]
+        pts = [(n, cmps) for _, n, cmps in tv if n is not None and cmps]
+        left = [labels(n) for _, n, cmps in tv if n is not None and not cmps]
         if not pts:
-            return ("**Catch-up**: no problem names its number of labelled examples (data option `labelled`), so "
-                    "where scratch catches up cannot be read.")
-        c = S.catch_up(pts)
+            return ("**Catch-up**: no problem with a number of labelled examples (data option `labelled`) has an arm "
+                    "and scratch finished, so where scratch catches up cannot be read.")
+        return self.catch_up_words(S.catch_up(pts), pts) + (
+            f" Left out, with no arm and scratch both finished: {', '.join(left)}." if left else "")
+
+    @staticmethod
+    def catch_up_words(c: S.CatchUp, pts: list[tuple[float, list[S.Against]]]) -> str:
         largest = max(n for n, _ in pts)
         if c.why == "not_within":
             beaters = sorted({T.show(a.entry.value) for n, cmps in pts if n == largest for a in cmps
                               if a.standing == "better"})
             return (f"**Scratch does not catch up within the label counts measured**: at {labels(largest)}, the "
-                    f"most measured, {', '.join(beaters)} still beat(s) scratch.")
+                    f"largest count compared, {', '.join(beaters)} still beat{'s' if len(beaters) == 1 else ''} scratch.")
         if c.why == "untestable":
             return (f"**Catch-up cannot be read**: at {labels(largest)} some arm's comparison with scratch is not "
                     "testable (fewer than 2 shared seeds)" + (f"; an arm beats scratch at {labels(c.last_better)}"
                                                              if c.last_better is not None else "") + ".")
         if c.why == "never_behind":
-            return (f"**Scratch is never significantly behind**: from {labels(c.at)}, the fewest measured, no arm "
+            return (f"**Scratch is never significantly behind**: from {labels(c.at)}, the fewest compared, no arm "
                     "beats scratch at any label count.")
-        text = (f"**Scratch catches up from {labels(c.at)} on**: no arm is significantly better than scratch from "
-                f"there to {labels(largest)}")
+        text = (f"**Scratch catches up from {labels(c.at)} on**: no arm is significantly better than scratch "
+                + (f"at {labels(largest)}, the largest count compared" if c.at == largest else f"from there to {labels(largest)}"))
         if c.last_better is not None:
-            text += f"; below it, an arm beats scratch at {labels(c.last_better)}"
+            text += f"; below it, at {labels(c.last_better)}, an arm still beats scratch"
         if c.gap is not None:
             text += (f" (at {labels(c.gap)} a comparison is not testable, so scratch may catch up earlier)")
         return text + "."
