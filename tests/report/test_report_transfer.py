@@ -164,3 +164,14 @@ def test_catch_up_label_count(states, want):
     pts = [(float(n), [_against(s), _against("same")]) for n, s in reversed(list(states.items()))]
     c = S.catch_up(pts)
     assert (c.at, c.why, c.last_better, c.gap) == want
+
+
+def test_transfer_report_opens_in_chromium(transfer_report, tmp_path: Path):
+    from test_report_browser import CHROMIUM, _check_page
+
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} not found")
+    _, rep = transfer_report
+    v = _check_page(rep.out_dir, tmp_path / "transfer-first-screen.png")
+    assert v["title"] == "Study tr: report"
+    assert any("Data efficiency" in i["alt"] for i in v["images"])
