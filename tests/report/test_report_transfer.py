@@ -126,6 +126,7 @@ def test_section_words_figure_and_source(transfer_report):
     assert "**frozen** beats scratch by +0.0300" in section  # 200 labels: 0.93 - 0.90, noise differences ~0
     assert "**Source** `src`" in section and "seed 0: 0.8500" in section and "seed 4: 0.8540" in section
     assert "transfer=nan" not in md and "| nan" not in md
+    assert "cls-mlp-fashion-mnist-src" not in md and "dyn-mlp-fashion-mnist-src" not in md  # no verdict, no detail
     verdict = (rep.out_dir / "verdict.csv").read_text()
     assert SOURCE not in verdict
     png = rep.out_dir / "figures" / "transfer_data_efficiency.png"

@@ -11,7 +11,9 @@ The sections live in zoo/report/verdict.py (the verdict, verdict.csv), zoo/repor
 (classification, other families) and zoo/report/dynamics.py (training dynamics, cost); this
 module holds the verdict's caveats, the unfinished cells, the table of all cells, and the files.
 
-Order of the report, verdict first: what is missing, unfinished or no better than a trivial
+Order of the report, verdict first: a transfer study's section (zoo/report/transfer.py: every arm
+against scratch per number of labelled examples, where scratch catches up, data efficiency, the arms'
+cost, the source stages); what is missing, unfinished or no better than a trivial
 predictor; every value of each scientific axis per problem against the best on validation
 (test mean ± 95% CI over seeds, Holm-adjusted paired test, P(best > value)), the tied-for-best
 group, and the isolation plots, with fixed settings and the environment as caveats; then classification detail (per-class tables, ROC, PR,
@@ -315,7 +317,7 @@ class _Builder(TransferSections, VerdictSections, DetailSections, DynamicsSectio
         rows = []
         for _, r in df.iterrows():
             v = self.verdict_of(r.problem)
-            m = v.metric if v is not None else None
+            m = v.metric if v is not None else T.problem_metric(self.table, r.problem)[0]  # a source stage: its own
             vals = [f"`{r.cell_id}`" if c == "cell_id" else T.show(r[c]) if not T.isnan(r[c]) else "—" for c in cols]
             vals += [fmt(r.get(f"val_{m}")) if m else "—", fmt(r.get(f"test_{m}")) if m else "—", m or "—"]
             rows.append(vals)

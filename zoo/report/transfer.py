@@ -200,7 +200,7 @@ class TransferSections(Sections):
                 arms.setdefault(key, (T.show(e.value), colours.get(key, len(arms)), []))[2].append((n, e.stats))
         order = sorted(arms, key=lambda k: arms[k][1])
         mode = pts[0][0].mode
-        ylabel = f"test {'accuracy (fraction correct)' if metric == 'acc' else metric} " \
+        ylabel = f"test {'accuracy, fraction correct' if metric == 'acc' else metric} " \
                  f"({'higher' if mode == 'max' else 'lower'} is better)"
         fig = F.data_efficiency([arms[k] for k in order], ylabel, f"Data efficiency: test {metric} vs labelled examples")
         return self.figure(fig, "transfer_data_efficiency",
