@@ -8,6 +8,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats
 
@@ -35,13 +36,13 @@ def _cell(cid: str, problem: str, seed: int, params: dict, scientific: dict, nui
             "params": params, "scientific": scientific, "nuisance": nuisance, "fixed": {}, "target": None}
 
 
-def make_transfer_store(root: Path) -> Path:
+def make_transfer_store(root: Path, target: dict | None = None) -> Path:
     problems = [{"id": p, "model": "mlp", "data": "fashion_mnist", "kind": "multiclass",
                  "data_options": {"classes": ["Sandal", "Shirt"], "labelled": n}, "params": {}} for p, n in LABELS.items()]
     study = {"name": "tr", "description": "", "quick": False, "source": "benchmarks/tr.yaml", "problems": problems,
              "axes": {"transfer": {"role": "scientific", "values": ARMS}, "lr": {"role": "nuisance", "values": [0.1, 0.01]}},
              "scientific": ["transfer"], "nuisance": ["lr"], "fixed": {}, "data_options": {}, "seeds": SEEDS,
-             "budget": {"max_epochs": 2}, "search": {"kind": "grid"}, "target": None,
+             "budget": {"max_epochs": 2}, "search": {"kind": "grid"}, "target": target,
              "stages": {"stages": [{"name": "src", "problem": SOURCE, "model": "mlp", "data": "fashion_mnist",
                                     "data_options": {"classes": list("abcdefgh")}, "params": {}}],
                         "start_from": "src"}}
@@ -68,7 +69,8 @@ def make_transfer_store(root: Path) -> Path:
         record.write_cell(d, cell)
         record.write_result(d, record.new_result(
             "cell", "ok", None, task_kind="multiclass", cell_id=cid, metrics={"val": {"acc": val}, "test": {"acc": test}},
-            fit={"train_seconds": secs}, num_parameters=900, trainable_parameters=trainable, seconds=secs + 1))
+            fit={"train_seconds": secs}, num_parameters=900, trainable_parameters=trainable, seconds=secs + 1,
+            time_to_target=secs / 2 if target and val >= target["value"] else None))
     return store.dir
 
 
@@ -131,7 +133,28 @@ def test_section_words_figure_and_source(transfer_report):
     assert SOURCE not in verdict
     png = rep.out_dir / "figures" / "transfer_data_efficiency.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "| 50 | frozen | 22 | 900 |" in section  # trainable parameters of the frozen arm
+    assert "| 50 | frozen | 22 | 900 | 0.7000 ± 0.1963 (5) |" in section  # trainable parameters, train seconds
+    assert "time to" not in section  # the study has no target
+    csv = pd.read_csv(rep.out_dir / "transfer.csv")
+    row = csv[(csv.labelled == 200) & (csv.arm == "frozen")].iloc[0]
+    d = TEST["p200"]["frozen"] - TEST["p200"]["scratch"]
+    assert row.diff_mean == pytest.approx(d.mean()) and row.standing == "better" and row.n == 5
+    assert len(csv) == 6 and set(csv.arm) == {"frozen", "full"}
+
+
+def test_time_to_target_when_the_study_has_one(tmp_path):
+    from zoo.report import build_report
+
+    store = make_transfer_store(tmp_path / "runs", target={"metric": "val_acc", "value": 0.9, "mode": "max"})
+    md = (build_report(store, tmp_path / "rep").out_dir / "README.md").read_text()
+    section = md[md.index('<a id="transfer"></a>'):md.index('<a id="verdict"></a>')]
+    assert "time to val_acc 0.9 (s; reached/n)" in section
+    # 50 labels: scratch's val is 0.80 (never reached), frozen's 0.90 + noise/2 (seeds 0, 2, 4 reach it, by NOISE[::-1])
+    reached = [s for s in SEEDS if TEST["p50"]["frozen"][s] >= 0.9]
+    half = [(0.5 + 0.1 * s) / 2 for s in reached]
+    assert "| 50 | scratch | 900 | 900 | 0.7000 ± 0.1963 (5) | — (0/5) |" in section
+    assert f"({len(reached)}/5) |" in section and len(reached) == 3
+    assert f"{np.mean(half):.4f}" in section
 
 
 def test_data_efficiency_figure_draws_the_means():

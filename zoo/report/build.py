@@ -2,7 +2,7 @@
 
 Writes ``README.md`` (renders on a code host), ``index.html`` (self-contained: each figure
 embedded once, no network), ``figures/*.png`` (and ``*.svg`` with ``svg=True``), ``results.csv`` (one row per cell, full
-precision), ``per_class.csv`` and ``verdict.csv``. Everything is computed from the store
+precision), ``per_class.csv``, ``verdict.csv`` and, for a transfer study, ``transfer.csv``. Everything is computed from the store
 (zoo/report/tables.py, stats.py, curves.py); no model code is imported, and running it again
 on the same store writes the same files. The files are written together: each to a temporary
 file, then all renamed into place, so a failure (a full disk) leaves no half-written report.
@@ -323,7 +323,8 @@ class _Builder(TransferSections, VerdictSections, DetailSections, DynamicsSectio
             rows.append(vals)
         return [D.Heading(2, "All cells", "cells"),
                 D.Para("Every cell with its headline metric; `results.csv` holds all metrics at full precision, "
-                       "`per_class.csv` the per-class values and `verdict.csv` the comparisons."),
+                       "`per_class.csv` the per-class values and `verdict.csv` the comparisons"
+                       + (", `transfer.csv` every arm against scratch." if self.has_transfer() else ".")),
                 D.Table(cols + ["val", "test", "metric"], rows, caption="All cells", collapse_after=0)]
 
     # ---------------------------------------------------------------------------- files
@@ -335,6 +336,7 @@ class _Builder(TransferSections, VerdictSections, DetailSections, DynamicsSectio
             "results.csv": self.rows.to_csv(index=False).encode(),
             "per_class.csv": self.per_class_frame().to_csv(index=False).encode(),
             "verdict.csv": self.verdict_frame().to_csv(index=False).encode(),
+            **({"transfer.csv": self.transfer_frame().to_csv(index=False).encode()} if self.has_transfer() else {}),
             **{f"figures/{k}": v for k, v in sorted(self.figure_files.items())},
         }
         write_together(self.out, contents)

@@ -236,6 +236,21 @@ class TransferSections(Sections):
                                "(evaluation excluded); the source stage's cost is paid once per seed, shared by every arm "
                                "and problem")
 
+    def transfer_frame(self) -> pd.DataFrame:
+        """transfer.csv: one row per problem and arm against scratch, at full precision."""
+        recs = []
+        for v, n, cmps in self.transfer_verdicts() if self.has_transfer() else []:
+            tied = {id(e): t for e, t in zip(v.entries, v.tied)}
+            for a in cmps:
+                recs.append({"problem": v.problem, "labelled": n, "metric": v.metric, "arm": T.show(a.entry.value),
+                             "reference": REFERENCE, "n": a.test.n, "diff_mean": a.diff.mean, "diff_ci95_half": a.diff.half,
+                             "p": a.test.pvalue, "p_holm": a.holm, "p_improvement": a.improvement.p,
+                             "p_improvement_low": a.improvement.low, "p_improvement_high": a.improvement.high,
+                             "standing": a.standing, "tied_for_best": tied.get(id(a.entry), False)})
+        return pd.DataFrame(recs, columns=["problem", "labelled", "metric", "arm", "reference", "n", "diff_mean",
+                                           "diff_ci95_half", "p", "p_holm", "p_improvement", "p_improvement_low",
+                                           "p_improvement_high", "standing", "tied_for_best"])
+
     def source_blocks(self) -> list[D.Block]:
         stages = T.source_stages(self.store)
         out = []
