@@ -124,6 +124,14 @@ def test_section_words_figure_and_source(transfer_report):
     md = (rep.out_dir / "README.md").read_text()
     section = md[md.index('<a id="transfer"></a>'):md.index('<a id="verdict"></a>')]
     assert "**Scratch catches up from 1,000 labels on**" in section
+
+    def delta(p: str, arm: str) -> str:
+        d = TEST[p][arm] - TEST[p]["scratch"]
+        return f"+{d.mean():.4f} ± {stats.t.ppf(0.975, 4) * stats.sem(d):.4f}"
+
+    assert (f"**In short**: At 50 labels, **frozen** ({delta('p50', 'frozen')}) and **full** ({delta('p50', 'full')}) "
+            f"beat scratch; at 200 labels, **frozen** ({delta('p200', 'frozen')}) beats scratch; at 1,000 labels, no arm "
+            "differs significantly from scratch.") in section
     assert "below it, at 200 labels, an arm still beats scratch" in section
     assert "**frozen** beats scratch by +0.0300" in section  # 200 labels: 0.93 - 0.90, noise differences ~0
     assert "**Source** `src`" in section and "seed 0: 0.8500" in section and "seed 4: 0.8540" in section

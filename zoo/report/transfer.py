@@ -77,9 +77,10 @@ class TransferSections(Sections):
         tv = self.transfer_verdicts()
         metric = next((v.metric for v, _, _ in tv), None)
         items = [self.transfer_sentence(v, n, cmps) for v, n, cmps in tv]
+        lead = self.lead_sentence(tv)
+        blocks.append(D.Para((lead + " " if lead else "") + self.catch_up_sentence(tv)))
         if items:
             blocks.append(D.Bullets(items))
-        blocks.append(D.Para(self.catch_up_sentence(tv)))
         blocks += self.source_blocks()
         if tv:
             blocks.append(self.transfer_table(tv))
@@ -132,6 +133,29 @@ class TransferSections(Sections):
             f", tied for best with {', '.join(x for x in tied[1:])}" if len(tied) > 1 else "")
         return (f"{head}: scratch scores test {v.metric} {fmt_ci(ref.stats)} (n={ref.stats.n}); "
                 + "; ".join(parts) + f". {best[0].upper()}{best[1:]}.")
+
+    def lead_sentence(self, tv: list[tuple[S.Verdict, float | None, list[S.Against]]]) -> str:
+        """One clause per problem: which arms beat scratch (Δ), which scratch beats, or neither."""
+        clauses = []
+        for v, n, cmps in tv:
+            if not cmps:
+                continue
+            by = {k: [a for a in cmps if a.standing == k] for k in ("better", "worse", "same", "untestable")}
+            words = []
+            if by["better"]:
+                words.append(_names(by["better"]) + (" beats" if len(by["better"]) == 1 else " beat") + " scratch")
+            if by["worse"]:
+                words.append("scratch beats " + _names(by["worse"]))
+            if by["same"] and not by["better"] and not by["worse"]:
+                words.append("no arm differs significantly from scratch" if len(by["same"]) == len(cmps)
+                             else "no testable arm differs significantly from scratch")
+            if by["untestable"]:
+                words.append(f"{len(by['untestable'])} arm(s) not testable (fewer than 2 shared seeds)")
+            clauses.append(f"{self.where(v, n)}, " + ", and ".join(words))
+        if not clauses:
+            return ""
+        text = "; ".join(clauses)
+        return f"**In short**: {text[0].upper()}{text[1:]}."
 
     def catch_up_sentence(self, tv: list[tuple[S.Verdict, float | None, list[S.Against]]]) -> str:
         pts = [(n, cmps) for _, n, cmps in tv if n is not None and cmps]
@@ -278,6 +302,12 @@ class TransferSections(Sections):
             out.append(D.Para(text + ". A source stage is trained once per seed and compares nothing: the arms "
                               "that start from it are the comparison."))
         return out
+
+
+def _names(cmps: list[S.Against]) -> str:
+    """``frozen (+0.0221 ± 0.0170) and full (+0.0190 ± 0.0117)``."""
+    names = [f"**{T.show(a.entry.value)}** ({fmt_diff(a.diff)})" for a in cmps]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def _numbers(g: pd.DataFrame, col: str) -> list[float]:
