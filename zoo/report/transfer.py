@@ -136,6 +136,11 @@ class TransferSections(Sections):
 
     def lead_sentence(self, tv: list[tuple[S.Verdict, float | None, list[S.Against]]]) -> str:
         """One clause per problem: which arms beat scratch (Δ), which scratch beats, or neither."""
+        every = [a for _, _, cmps in tv for a in cmps]
+        if every and all(a.standing == "untestable" for a in every):
+            ns = sorted({a.test.n for a in every})
+            return (f"**In short**: with {' or '.join(map(str, ns))} shared seed(s) per comparison, no arm can be tested "
+                    "against scratch at any label count; the differences below are what those seeds show, not findings.")
         clauses = []
         for v, n, cmps in tv:
             if not cmps:
