@@ -141,7 +141,7 @@ def test_section_words_figure_and_source(transfer_report):
     assert SOURCE not in verdict
     png = rep.out_dir / "figures" / "transfer_data_efficiency.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "| 50 | frozen | 22 | 900 | 0.7000 ± 0.1963 (5) |" in section  # trainable parameters, train seconds
+    assert "| 50 | frozen | 22 | 900 | 0.700 ± 0.196 (5) |" in section  # trainable parameters, train seconds
     assert "time to" not in section  # the study has no target
     csv = pd.read_csv(rep.out_dir / "transfer.csv")
     row = csv[(csv.labelled == 200) & (csv.arm == "frozen")].iloc[0]
@@ -160,9 +160,9 @@ def test_time_to_target_when_the_study_has_one(tmp_path):
     # 50 labels: scratch's val is 0.80 (never reached), frozen's 0.90 + noise/2 (seeds 0, 2, 4 reach it, by NOISE[::-1])
     reached = [s for s in SEEDS if TEST["p50"]["frozen"][s] >= 0.9]
     half = [(0.5 + 0.1 * s) / 2 for s in reached]
-    assert "| 50 | scratch | 900 | 900 | 0.7000 ± 0.1963 (5) | — (0/5) |" in section
+    assert "| 50 | scratch | 900 | 900 | 0.700 ± 0.196 (5) | — (0/5) |" in section
     assert f"({len(reached)}/5) |" in section and len(reached) == 3
-    assert f"{np.mean(half):.4f}" in section
+    assert f"| 50 | frozen | 22 | 900 | 0.700 ± 0.196 (5) | {np.mean(half):.3f} ± " in section
 
 
 def test_data_efficiency_figure_draws_the_means():

@@ -256,8 +256,7 @@ class TransferSections(Sections):
                        _seconds(g, "fit_train_seconds")]
                 if has_target:
                     reached = pd.to_numeric(g["time_to_target"], errors="coerce").dropna()
-                    s = S.mean_ci(reached.tolist())
-                    row.append(f"{fmt_ci(s)} ({len(reached)}/{len(g)})" if len(g) else "—")
+                    row.append(f"{_secs(reached.tolist())} ({len(reached)}/{len(g)})" if len(g) else "—")
                 rows.append(row)
         return D.Table(cols, rows, anchor="transfer-cost", collapse_after=40,
                        caption="What each arm costs (its chosen configuration): trainable parameters at the end of "
@@ -330,5 +329,14 @@ def _count(g: pd.DataFrame, col: str) -> str:
 
 
 def _seconds(g: pd.DataFrame, col: str) -> str:
+    """``9.66 ± 5.28 (5)``: three significant digits of the mean, the interval to the same decimals."""
     xs = _numbers(g, col)
-    return f"{fmt_ci(S.mean_ci(xs))} ({len(xs)})" if xs else "—"
+    return f"{_secs(xs)} ({len(xs)})" if xs else "—"
+
+
+def _secs(xs: list[float]) -> str:
+    s = S.mean_ci(xs)
+    if not s.n:
+        return "—"
+    d = max(0, 2 - math.floor(math.log10(abs(s.mean)))) if s.mean else 3
+    return f"{s.mean:,.{d}f}" + (f" ± {s.half:,.{d}f}" if math.isfinite(s.half) else "")
