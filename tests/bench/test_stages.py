@@ -99,6 +99,10 @@ def test_frozen_arm_trains_only_the_head(tmp_path):
         assert torch.equal(after[k], before[k]), k
     assert after["head.weight"].shape == (5, 16) and res.task.data_info.num_classes == 5
     assert res.fit.steps > 0
+    # the record counts what trained: the head's weights alone (the report's cost of the arm)
+    assert recorded["trainable_parameters"] == sum(p.numel() for n, p in res.task.model.named_parameters()
+                                                   if n.startswith("head.")) == 5 * 16 + 5
+    assert recorded["num_parameters"] > recorded["trainable_parameters"]
 
 
 def test_full_arm_trains_the_backbone_too(tmp_path):

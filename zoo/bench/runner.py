@@ -364,6 +364,7 @@ def _train(cell: Cell, workdir: Path, result: dict[str, Any], log: Any, inputs: 
         metrics=res.metrics,
         fit=record.fit_summary(fit),
         num_parameters=res.task.num_parameters(),
+        trainable_parameters=res.task.num_parameters(trainable_only=True),  # at the end (a thawed arm: after thawing)
         epochs=len(fit.history),
     )
     if "embeddings" in res.task.zoo_spec:  # word2vec coverage of a translator's embeddings (zoo/embeddings.py)

@@ -85,6 +85,13 @@ class Sections:
         return [D.Para(f"The figures below draw the {MAX_PANELS} best of the {len(v.entries)} values of "
                        f"`{self.axis}` (by validation rank); the tables above list them all.")]
 
+    @property
+    def compared_problems(self) -> list[str]:
+        """The problems a verdict compares on: every problem but the source stages (the transfer
+        section, zoo/report/transfer.py, shows those; the cost sections count them)."""
+        stages = T.source_stages(self.store)
+        return [p for p in self.store.problems if p not in stages]
+
     def kind(self, problem: str) -> str | None:
         return self.table.kinds.get(problem)
 

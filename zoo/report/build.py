@@ -2,7 +2,7 @@
 
 Writes ``README.md`` (renders on a code host), ``index.html`` (self-contained: each figure
 embedded once, no network), ``figures/*.png`` (and ``*.svg`` with ``svg=True``), ``results.csv`` (one row per cell, full
-precision), ``per_class.csv`` and ``verdict.csv``. Everything is computed from the store
+precision), ``per_class.csv``, ``verdict.csv`` and, for a transfer study, ``transfer.csv``. Everything is computed from the store
 (zoo/report/tables.py, stats.py, curves.py); no model code is imported, and running it again
 on the same store writes the same files. The files are written together: each to a temporary
 file, then all renamed into place, so a failure (a full disk) leaves no half-written report.
@@ -11,7 +11,9 @@ The sections live in zoo/report/verdict.py (the verdict, verdict.csv), zoo/repor
 (classification, other families) and zoo/report/dynamics.py (training dynamics, cost); this
 module holds the verdict's caveats, the unfinished cells, the table of all cells, and the files.
 
-Order of the report, verdict first: what is missing, unfinished or no better than a trivial
+Order of the report, verdict first: a transfer study's section (zoo/report/transfer.py: every arm
+against scratch per number of labelled examples, where scratch catches up, data efficiency, the arms'
+cost, the source stages); what is missing, unfinished or no better than a trivial
 predictor; every value of each scientific axis per problem against the best on validation
 (test mean ± 95% CI over seeds, Holm-adjusted paired test, P(best > value)), the tied-for-best
 group, and the isolation plots, with fixed settings and the environment as caveats; then classification detail (per-class tables, ROC, PR,
@@ -44,6 +46,7 @@ from zoo.report.base import class_names
 from zoo.report.detail import FAMILY_TITLES, DetailSections
 from zoo.report.dynamics import DynamicsSections
 from zoo.report.fmt import fmt, fmt_seconds
+from zoo.report.transfer import TransferSections
 from zoo.report.verdict import VerdictSections
 
 ENV_SKIP = ("pid",)
@@ -103,7 +106,7 @@ def build_report(runs_dir: str | Path, out_dir: str | Path | None = None, *, met
     return report
 
 
-class _Builder(VerdictSections, DetailSections, DynamicsSections):
+class _Builder(TransferSections, VerdictSections, DetailSections, DynamicsSections):
     """The report of one store: its sections in order, and the files written."""
 
     options = ""
@@ -118,6 +121,7 @@ class _Builder(VerdictSections, DetailSections, DynamicsSections):
             doc.add(D.Para(f"**Question.** {question}"))
         doc.add(D.Para(self.summary_line()))
         doc.add(D.Para(" · ".join(f"[{t}](#{a})" for t, a in self.toc())))
+        doc.add(*self.transfer_section())
         doc.add(*self.verdict_section())
         doc.add(*self.classification_section())
         doc.add(*self.family_sections())
@@ -129,7 +133,7 @@ class _Builder(VerdictSections, DetailSections, DynamicsSections):
 
     def toc(self) -> list[tuple[str, str]]:
         kinds = set(self.table.kinds.values())
-        out = [("Verdict", "verdict")]
+        out = ([("Transfer", "transfer")] if self.has_transfer() else []) + [("Verdict", "verdict")]
         if kinds & set(C.CLASSIFICATION_KINDS):
             out.append(("Classification", "classification"))
         for k, title in FAMILY_TITLES.items():
@@ -145,7 +149,10 @@ class _Builder(VerdictSections, DetailSections, DynamicsSections):
         order = ["ok", "pruned", "diverged", "error", "oom", "skipped", R.PENDING, R.UNREADABLE]
         parts = [f"{counts[k]} {k}" for k in order if counts.get(k)]
         seeds = T.sort_values({c.seed for c in s.cells if c.seed is not None})
-        text = f"**{len(s.cells)} cells** ({', '.join(parts)}) over {len(s.problems)} problem(s), seeds {', '.join(map(T.show, seeds)) or '—'}."
+        stages = T.source_stages(s)
+        n_prob = len([p for p in s.problems if p not in stages])
+        where = f"{n_prob} problem(s)" + (f" and {len(stages)} source stage(s)" if stages else "")
+        text = f"**{len(s.cells)} cells** ({', '.join(parts)}) over {where}, seeds {', '.join(map(T.show, seeds)) or '—'}."
         if self.sci:
             text += " Scientific: " + ", ".join(f"`{a}`" for a in self.sci) + "."
         nui = [a for a in s.nuisance_axes if a in self.rows.columns]
@@ -230,11 +237,16 @@ class _Builder(VerdictSections, DetailSections, DynamicsSections):
         return out
 
     def fixed_settings(self) -> list[str]:
-        """``k=v`` per fixed setting; a setting that differs between problems names them."""
+        """``k=v`` per fixed setting; a setting that differs between problems names them. A source
+        stage's settings are its own (the transfer section shows the stage), not the study's."""
         values: dict[str, dict[str, set[str]]] = {}
-        for k, v in self.store.fixed.items():
+        stages = T.source_stages(self.store)
+        top = self.store.study.get("fixed")
+        for k, v in (top if isinstance(top, dict) else {}).items():
             values.setdefault(k, {}).setdefault(T.canon(v), set())
         for c in self.store.cells:
+            if c.problem in stages:
+                continue
             for k, v in (c.cell.get("fixed") or {}).items():
                 values.setdefault(k, {}).setdefault(T.canon(v), set()).add(c.problem)
         out = []
@@ -305,13 +317,14 @@ class _Builder(VerdictSections, DetailSections, DynamicsSections):
         rows = []
         for _, r in df.iterrows():
             v = self.verdict_of(r.problem)
-            m = v.metric if v is not None else None
+            m = v.metric if v is not None else T.problem_metric(self.table, r.problem)[0]  # a source stage: its own
             vals = [f"`{r.cell_id}`" if c == "cell_id" else T.show(r[c]) if not T.isnan(r[c]) else "—" for c in cols]
             vals += [fmt(r.get(f"val_{m}")) if m else "—", fmt(r.get(f"test_{m}")) if m else "—", m or "—"]
             rows.append(vals)
         return [D.Heading(2, "All cells", "cells"),
                 D.Para("Every cell with its headline metric; `results.csv` holds all metrics at full precision, "
-                       "`per_class.csv` the per-class values and `verdict.csv` the comparisons."),
+                       "`per_class.csv` the per-class values and `verdict.csv` the comparisons"
+                       + (", `transfer.csv` every arm against scratch." if self.has_transfer() else ".")),
                 D.Table(cols + ["val", "test", "metric"], rows, caption="All cells", collapse_after=0)]
 
     # ---------------------------------------------------------------------------- files
@@ -323,6 +336,7 @@ class _Builder(VerdictSections, DetailSections, DynamicsSections):
             "results.csv": self.rows.to_csv(index=False).encode(),
             "per_class.csv": self.per_class_frame().to_csv(index=False).encode(),
             "verdict.csv": self.verdict_frame().to_csv(index=False).encode(),
+            **({"transfer.csv": self.transfer_frame().to_csv(index=False).encode()} if self.has_transfer() else {}),
             **{f"figures/{k}": v for k, v in sorted(self.figure_files.items())},
         }
         write_together(self.out, contents)

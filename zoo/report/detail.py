@@ -39,7 +39,7 @@ CLASSIFICATION_COLUMNS = ("acc", "precision", "recall", "f1", "auroc", "ap")
 class DetailSections(Sections):
     # ---- 2. classification
     def classification_section(self) -> list[D.Block]:
-        problems = [p for p in self.store.problems if self.kind(p) in C.CLASSIFICATION_KINDS]
+        problems = [p for p in self.compared_problems if self.kind(p) in C.CLASSIFICATION_KINDS]
         if not problems:
             return []
         from zoo.report import figures as F
@@ -115,7 +115,7 @@ class DetailSections(Sections):
 
         blocks: list[D.Block] = []
         for kind, title in FAMILY_TITLES.items():
-            problems = [p for p in self.store.problems if self.kind(p) == kind]
+            problems = [p for p in self.compared_problems if self.kind(p) == kind]
             if not problems:
                 continue
             blocks.append(D.Heading(2, f"{title}", kind.replace("_", "-")))

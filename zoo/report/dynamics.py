@@ -25,7 +25,7 @@ class DynamicsSections(Sections):
 
         blocks: list[D.Block] = [D.Heading(2, "Training dynamics", "dynamics")]
         drew = False
-        for prob in self.store.problems:
+        for prob in self.compared_problems:
             v = self.verdict_of(prob)
             groups = self.group_index(prob)
             curves = []

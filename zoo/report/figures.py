@@ -492,3 +492,38 @@ def throughput(rows: Sequence[tuple[str, Any, str, float, float]]) -> Figure:
         ax.set_title(_short(prob, 40))
         ax.legend(loc="upper left")
     return fig
+
+
+# ------------------------------------------------------------------------------------------
+# Transfer: data efficiency
+# ------------------------------------------------------------------------------------------
+
+
+def data_efficiency(series: Sequence[tuple[str, int, Sequence[tuple[float, S.MeanCI]]]], ylabel: str,
+                    title: str) -> Figure:
+    """The test metric against the number of labelled training examples (log x axis): one line per
+    arm (the mean over seeds of its chosen configuration) with its 95% CI as a band, in the arm's
+    colour. ``series``: (label, colour index, [(labelled examples, mean ± CI)])."""
+    fig, axes = grid(1, ncols=1, w=6.4, h=3.8)
+    ax = axes[0]
+    xs_all: set[float] = set()
+    for label, group, pts in series:
+        pts = sorted((x, s) for x, s in pts if s.n)
+        if not pts:
+            continue
+        x = np.array([p[0] for p in pts], dtype=np.float64)
+        m = np.array([p[1].mean for p in pts], dtype=np.float64)
+        half = np.array([p[1].half if math.isfinite(p[1].half) else 0.0 for p in pts], dtype=np.float64)
+        xs_all.update(x.tolist())
+        ax.plot(x, m, color=color(group), lw=1.6, marker="o", ms=4, label=label)
+        if (half > 0).any():
+            ax.fill_between(x, m - half, m + half, color=color(group), alpha=0.15, lw=0)
+    ax.set_xscale("log")
+    ticks = sorted(xs_all)
+    ax.set_xticks(ticks, [f"{t:,.0f}" for t in ticks])
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set(xlabel="labelled training examples (log scale)", ylabel=ylabel)
+    ax.set_title(_short(title, 80))
+    if series:
+        ax.legend(loc="lower right", title="arm (mean ± 95% CI over seeds)", title_fontsize=7)
+    return fig

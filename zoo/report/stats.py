@@ -23,7 +23,7 @@ import pandas as pd
 from scipy import stats
 
 from zoo.record import DIVERGED, OK
-from zoo.report.tables import Table, canon, check_metric, native, problem_metric, show
+from zoo.report.tables import Table, canon, check_metric, native, problem_metric, show, source_stages
 from zoo.report.tables import isnan as _isnan
 from zoo.report.tables import mode as metric_mode
 
@@ -339,10 +339,14 @@ def best_over_nuisance(table: Table, problem: str, axis: str | None, metric: str
 
 def verdicts(table: Table, metric: str | None = None) -> list[Verdict]:
     """One verdict per (problem, scientific axis); one per problem if the study has no
-    scientific axis (its best configuration)."""
+    scientific axis (its best configuration). Source stages (zoo/report/tables.py
+    ``source_stages``) compare nothing and get none."""
     metric = check_metric(table, metric)
     out = []
+    stages = source_stages(table.store)
     for problem in table.store.problems:
+        if problem in stages:
+            continue
         m, mode = problem_metric(table, problem, metric)
         axes = [a for a in table.store.scientific_axes if a in table.rows.columns] or [None]
         for axis in axes:
@@ -355,6 +359,101 @@ def verdicts(table: Table, metric: str | None = None) -> list[Verdict]:
                       for e in entries[1:]]
             out.append(Verdict(problem, axis, m, mode, entries, versus, holm, better))
     return out
+
+
+# --------------------------------------------------------------------------------------
+# Every value against a reference value (a transfer study's scratch arm)
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Against:
+    """One entry of a verdict against the reference entry, on the test metric over paired seeds."""
+
+    entry: Entry
+    diff: MeanCI
+    """Per-seed (entry - reference) in the favourable direction (positive: the entry is better),
+    mean ± 95% CI over the shared seeds."""
+    test: PairedTest
+    holm: float
+    """``test``'s p-value, Holm-adjusted over the entries compared with the reference."""
+    improvement: Improvement
+    """P(entry > reference) over the shared seeds."""
+
+    @property
+    def standing(self) -> str:
+        """``better`` / ``worse`` (Holm p < α, by the sign of the difference), ``same`` (testable,
+        not significant), or ``untestable`` (fewer than 2 shared seeds)."""
+        if not self.test.testable or not math.isfinite(self.holm):
+            return "untestable"
+        if self.holm >= ALPHA:
+            return "same"
+        return "better" if self.diff.mean > 0 else "worse"
+
+
+def against(v: Verdict, reference: Any) -> list[Against]:
+    """Every finished entry of ``v`` other than the one whose value is ``reference``, against it:
+    :func:`paired_test` (Holm-adjusted over these comparisons, :func:`holm_adjust`), the mean
+    per-seed difference with its t interval (:func:`mean_ci`) and :func:`prob_improvement`.
+    Empty when the reference has no finished seed."""
+    ref = next((e for e in v.entries if canon(e.value) == canon(reference) and e.stats.n), None)
+    if ref is None:
+        return []
+    others = [e for e in v.entries if e is not ref and e.stats.n]
+    tests = [paired_test(e.test, ref.test) for e in others]
+    holm = holm_adjust([t.pvalue for t in tests])
+    sign = 1.0 if v.mode == "max" else -1.0
+    out = []
+    for e, t, h in zip(others, tests, holm):
+        shared = [s for s in e.test if s in ref.test and np.isfinite(e.test[s]) and np.isfinite(ref.test[s])]
+        diff = mean_ci([sign * (e.test[s] - ref.test[s]) for s in shared])
+        out.append(Against(e, diff, t, h, prob_improvement(e.test, ref.test, v.mode)))
+    return out
+
+
+@dataclass(frozen=True)
+class CatchUp:
+    """From which x (labelled examples) on no entry is significantly better than the reference."""
+
+    at: float | None
+    """The smallest x from which, at every x measured, every comparison is testable and none is
+    significantly better; None if there is none."""
+    why: str
+    """``caught_up`` (``at`` is set), ``never_behind`` (``at`` is the smallest x: nothing was ever
+    better), ``not_within`` (something is still better at the largest x), ``untestable`` (the
+    largest x has an untestable comparison), ``nothing`` (no x)."""
+    last_better: float | None = None
+    """The largest x at which something is significantly better than the reference."""
+    gap: float | None = None
+    """The x just below ``at`` when its comparisons are untestable (so ``at`` may be an over-estimate)."""
+
+
+def catch_up(points: Sequence[tuple[float, Sequence[Against]]]) -> CatchUp:
+    """Where the reference catches up along ``points`` ((x, comparisons at x), any order): the
+    smallest x from which no comparison at any larger x is significantly better than the reference,
+    all of them testable."""
+    pts = sorted(points, key=lambda p: p[0])
+    if not pts:
+        return CatchUp(None, "nothing")
+
+    def state(cmps: Sequence[Against]) -> str:
+        st = [a.standing for a in cmps]
+        return "better" if "better" in st else "even" if st and "untestable" not in st else "untestable"
+
+    states = [state(c) for _, c in pts]
+    better = [x for (x, _), s in zip(pts, states) if s == "better"]
+    last_better = better[-1] if better else None
+    if states[-1] == "better":
+        return CatchUp(None, "not_within", last_better)
+    if states[-1] == "untestable":
+        return CatchUp(None, "untestable", last_better)
+    i = len(pts) - 1
+    while i > 0 and states[i - 1] == "even":
+        i -= 1
+    if i == 0:
+        return CatchUp(pts[0][0], "never_behind")
+    gap = pts[i - 1][0] if states[i - 1] == "untestable" else None
+    return CatchUp(pts[i][0], "caught_up", last_better, gap)
 
 
 # --------------------------------------------------------------------------------------

@@ -100,7 +100,7 @@ def scalars(metrics: dict[str, Any]) -> dict[str, float]:
 
 ROW_FIT_FIELDS = ("stop_reason", "best_epoch", "best_score", "monitor", "steps", "samples",
                   "train_seconds", "throughput", "steps_per_epoch")
-ROW_COST_FIELDS = ("num_parameters", "peak_memory_mb", "peak_memory_kind", "seconds", "device", "precision",
+ROW_COST_FIELDS = ("num_parameters", "trainable_parameters", "peak_memory_mb", "peak_memory_kind", "seconds", "device", "precision",
                    "batch_size", "flops_per_sample", "achieved_flops", "matmul_peak_flops", "peak_fraction", "cpu_seconds")
 
 
@@ -235,6 +235,35 @@ def cell_table(store: Snapshot, *, tolerance: float = 1e-4) -> Table:
     first = head + [c for group in by_prefix for c in group]
     df = df[[c for c in first if c in df.columns] + [c for c in df.columns if c not in first]]
     return Table(store, df, full, mismatches, kinds)
+
+
+def source_stages(store: Snapshot) -> dict[str, str]:
+    """Problem id -> stage name of the study's source stages (zoo/bench/stages.py): the cells other
+    cells start from, which compare nothing (the study's ``stages`` in study.json, and any cell whose
+    params name its ``stage``)."""
+    out: dict[str, str] = {}
+    plan = store.study.get("stages")
+    for st in (plan.get("stages") if isinstance(plan, dict) else None) or []:
+        if isinstance(st, dict) and st.get("problem"):
+            out[str(st["problem"])] = str(st.get("name") or st["problem"])
+    for c in store.cells:
+        stage = (c.cell.get("params") or {}).get("stage")
+        if stage and c.problem not in out:
+            out[c.problem] = str(stage)
+    return out
+
+
+def data_options(store: Snapshot, problem: str) -> dict[str, Any]:
+    """The data options of ``problem``: the study's declaration, else its first cell's params."""
+    plan = store.study.get("stages")
+    stages = (plan.get("stages") if isinstance(plan, dict) else None) or []
+    for p in [*(store.study.get("problems") or []), *stages]:
+        if isinstance(p, dict) and str(p.get("id", p.get("problem"))) == problem and isinstance(p.get("data_options"), dict):
+            return dict(p["data_options"])
+    for c in store.cells:
+        if c.problem == problem and isinstance((c.cell.get("params") or {}).get("data_options"), dict):
+            return dict(c.cell["params"]["data_options"])
+    return {}
 
 
 # --------------------------------------------------------------------------------------
