@@ -178,6 +178,19 @@ def test_two_objective_nsga2_search_killed_and_resumed_equals_an_uninterrupted_r
     assert [t["value"] for t in trials] == [[got[c["cell_id"]]["metrics"]["val"]["acc"],
                                             json.loads((crashed / c["cell_id"] / "result.json").read_text())["num_parameters"]]
                                            for c in cells]
+    # The report lists the front: the trials no other beats on both (more accurate and no larger, or smaller).
+    from zoo.report import build_report
+
+    build_report(crashed, tmp_path / "report")
+    text = (tmp_path / "report" / "README.md").read_text()
+    values = [t["value"] for t in trials]
+    front = [t["number"] for t, (a, p) in zip(trials, values)
+             if not any(a2 >= a and p2 <= p and (a2, p2) != (a, p) for a2, p2 in values)]
+    assert f"the {len(front)} non-dominated of 6 finished trials" in text
+    table = text.split("## Pareto front", 1)[1].split("![", 1)[0]
+    listed = [int(line.split("|")[1]) for line in table.splitlines() if line.startswith("| ") and line[2].isdigit()]
+    assert sorted(listed) == sorted(front)
+    assert (tmp_path / "report" / "figures" / f"pareto-{study.problems[0].id.replace('_', '-')}.png").exists()
 
 
 def test_pruned_cells_keep_their_history_and_trials_average_their_seeds(tmp_path):
@@ -286,7 +299,7 @@ def test_objectives_parse_with_their_directions_and_nsga2_by_default():
     assert spec["objectives"] == [["val_acc", "max"], ["train_seconds", "min"], ["throughput", "max"]]
     raw["search"]["sampler"] = "tpe"
     assert parse_study(raw).search["sampler"] == "tpe"
-    from zoo.bench.optuna_search import objective_value
+    from zoo.record import objective_value
 
     result = {"metrics": {"val": {"acc": 0.5}}, "fit": {"throughput": 900.0, "train_seconds": 2.0}, "num_parameters": 7}
     assert [objective_value(result, m) for m in ("val_acc", "throughput", "train_seconds", "num_parameters", "cpu_seconds")] \

@@ -38,7 +38,7 @@ successive-halving rungs Optuna keeps in a trial's system attributes are recorde
 cells' results and restored (their mean over seeds) when the study is rebuilt.
 
 **Several objectives.** ``objectives`` lists two or more ``metric max|min``: per-epoch validation
-metrics, or what a cell records at the end of its run (:data:`RECORDED`: ``throughput``,
+metrics, or what a cell records at the end of its run (``RECORDED`` of zoo/record.py: ``throughput``,
 ``train_seconds``, ``num_parameters``, ...). The study gets one direction per objective, a
 trial's values are the means over its seeds, and the sampler (``nsga2`` by default; ``tpe``,
 ``random``, ``qmc`` and ``grid`` also take several) looks for the Pareto front
@@ -79,12 +79,6 @@ PRUNERS: dict[str, dict[str, type]] = {
 MINIMUM = {"reduction_factor": 2, "min_resource": 1, "interval_steps": 1, "n_ei_candidates": 1, "population_size": 2}
 """The least value of an integer option (the others: 0)."""
 KEYS = ("sampler", "n_trials", "seed", "pruner", "objective", "objectives", "seeds_per_trial")
-RECORDED: dict[str, tuple[str, ...]] = {
-    "throughput": ("fit", "throughput"), "train_seconds": ("fit", "train_seconds"), "steps": ("fit", "steps"),
-    "seconds": ("seconds",), "cpu_seconds": ("cpu_seconds",), "num_parameters": ("num_parameters",),
-    "peak_memory_mb": ("peak_memory_mb",), "flops_per_sample": ("flops_per_sample",),
-}
-"""An end-of-run objective -> where result.json records it (zoo/record.py)."""
 MAX_TRIALS = 10_000
 
 
@@ -193,7 +187,7 @@ def _objectives(fail: Callable[..., Any], value: Any, kinds: Mapping[str, str]) 
         name, mode = words
         if mode not in ("max", "min"):
             fail(f"{path}[{i}]", f"the direction of {name} must be max or min, got {mode!r}.")
-        if name in RECORDED:
+        if name in record.RECORDED:
             if metrics.is_known(name) and metrics.mode(name) != mode:
                 fail(f"{path}[{i}]", f"{name} is better {'higher' if metrics.mode(name) == 'max' else 'lower'}: "
                      f"write '{name} {metrics.mode(name)}', got {mode!r}.")
@@ -204,19 +198,11 @@ def _objectives(fail: Callable[..., Any], value: Any, kinds: Mapping[str, str]) 
                      f"write '{name} {metrics.mode(name)}', got {mode!r}.")
         else:
             fail(f"{path}[{i}]", f"unknown objective {name!r}: a per-epoch validation metric or a recorded end-of-run one.",
-                 sorted({f"val_{m}" for ms in metrics.PER_EPOCH.values() for m in ms} | set(RECORDED)))
+                 sorted({f"val_{m}" for ms in metrics.PER_EPOCH.values() for m in ms} | set(record.RECORDED)))
         if name in [m for m, _ in out]:
             fail(f"{path}[{i}]", f"{name} is listed twice.")
         out.append([name, mode])
     return out
-
-
-def objective_value(result: Mapping[str, Any], metric: str) -> float | None:
-    """The value of objective ``metric`` in a cell's result.json: ``metrics.val`` or :data:`RECORDED`."""
-    node: Any = result if metric in RECORDED else ((result.get("metrics") or {}).get("val") or {})
-    for k in RECORDED.get(metric, (metrics.strip_stage(metric),)):
-        node = node.get(k) if isinstance(node, Mapping) else None
-    return float(node) if isinstance(node, (int, float)) and not isinstance(node, bool) and math.isfinite(node) else None
 
 
 def space_axes(axes: Sequence[Any]) -> list[Any]:
@@ -437,7 +423,7 @@ def _trial(spec: Mapping[str, Any], cells: list[dict[str, Any]], results: list[d
     if statuses <= {record.OK, record.PRUNED} and record.PRUNED in statuses:
         return {**base_t, "state": "PRUNED"}
     names = [m for m, _ in spec["objectives"]] if spec.get("objectives") else [metric]
-    values = [[objective_value(r, m) for r in results] for m in names]
+    values = [[record.objective_value(r, m) for r in results] for m in names]
     if statuses == {record.OK} and all(v is not None for vs in values for v in vs):
         means = [sum(vs) / len(vs) for vs in values]
         return {**base_t, "state": "COMPLETE", "value": means if spec.get("objectives") else means[0]}
