@@ -110,6 +110,23 @@ throughput (samples/s), forward FLOPs per sample and the fraction of the matmul 
 reason it was skipped."""
 
 
+RECORDED: dict[str, tuple[str, ...]] = {
+    "throughput": ("fit", "throughput"), "train_seconds": ("fit", "train_seconds"), "steps": ("fit", "steps"),
+    "seconds": ("seconds",), "cpu_seconds": ("cpu_seconds",), "num_parameters": ("num_parameters",),
+    "peak_memory_mb": ("peak_memory_mb",), "flops_per_sample": ("flops_per_sample",),
+}
+"""The end-of-run values a search may take as objectives -> where result.json keeps them."""
+
+
+def objective_value(result: Mapping[str, Any], metric: str) -> float | None:
+    """A cell's value of ``metric``: ``val_<name>`` from ``metrics.val``, else a :data:`RECORDED` value;
+    None when it is missing or not finite."""
+    node: Any = result if metric in RECORDED else ((result.get("metrics") or {}).get("val") or {})
+    for k in RECORDED.get(metric, (metric[4:] if metric.startswith("val_") else metric,)):
+        node = node.get(k) if isinstance(node, Mapping) else None
+    return float(node) if isinstance(node, (int, float)) and not isinstance(node, bool) and math.isfinite(node) else None
+
+
 class RecordError(ValueError):
     """A record file exists but does not parse (truncated, not JSON, not an object)."""
 

@@ -89,3 +89,10 @@ def test_no_kept_checkpoint_and_a_bad_keep_value(tmp_path, capsys):
     bad = write_study(tmp_path / "bad.yaml", tiny_study(name="bad", keep="some"))
     assert main(["bench", str(bad), "--out", str(tmp_path / "runs")]) == 2
     assert "keep: must be one of none, best, all, got 'some'" in capsys.readouterr().err
+
+
+def test_a_multi_objective_search_ranks_on_its_first_validation_objective():
+    from zoo.bench.best import objective
+
+    assert objective({"search": {"objective": None, "objectives": [["throughput", "max"], ["val_acc", "max"]]}}) == "val_acc"
+    assert objective({"search": {"objective": None, "objectives": [["throughput", "max"], ["seconds", "min"]]}}) is None

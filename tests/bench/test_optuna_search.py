@@ -102,13 +102,15 @@ def _run_to_end(argv: list[str]) -> float:
     return time.perf_counter() - t0
 
 
-def test_tpe_hyperband_search_killed_and_resumed_equals_an_uninterrupted_run(tmp_path):
+def _killed_and_resumed(tmp_path: Path, raw: dict, cells: int) -> tuple[Path, Path, dict, dict]:
+    """The study ``raw`` run uninterrupted, and run again killed (SIGKILL) five times, then resumed to the end:
+    both stores' directories and results."""
     study_file = tmp_path / "tpe.yaml"
-    study_file.write_text(yaml.safe_dump(search_study()))
+    study_file.write_text(yaml.safe_dump(raw))
     rng = random.Random(7)
     kills = mid_cell = 0
     seconds = _run_to_end(["bench", str(study_file), "--out", str(tmp_path / "reference")])
-    window = min(0.5, 1.5 * seconds / (N_TRIALS * SEEDS))
+    window = min(0.5, 1.5 * seconds / cells)
     crashed = tmp_path / "crashed" / "tpe"
     seen: dict = {}
     for round_ in range(1, 6):
@@ -128,7 +130,7 @@ def test_tpe_hyperband_search_killed_and_resumed_equals_an_uninterrupted_run(tmp
         now = _published(crashed)
         assert all(now.get(cid) == ident for cid, ident in seen.items()), "a published cell was rewritten"
         seen = now
-    assert len(seen) < N_TRIALS * SEEDS, "the search finished before the last kill"
+    assert len(seen) < cells, "the search finished before the last kill"
     _run_to_end(["bench", str(study_file), "--out", str(tmp_path / "crashed")])
     print(f"\nsearch crash test: {kills} kills, {mid_cell} while a cell was being written")
     assert kills >= 4 and mid_cell >= 1
@@ -136,14 +138,59 @@ def test_tpe_hyperband_search_killed_and_resumed_equals_an_uninterrupted_run(tmp
     ref, got = _results(ref_dir), _results(crashed)
     # Every trial exactly once, each seed its own cell, in the same sequence with the same parameters.
     assert _sequence(ref_dir) == _sequence(crashed)
-    assert sorted(t for t, *_ in _sequence(crashed)) == sorted(list(range(N_TRIALS)) * SEEDS)
     assert set(ref) == set(got) == {cid for *_, cid in _sequence(crashed)}
     assert ref == got  # statuses, metrics, where each was pruned
+    assert not list((crashed / ".staging").iterdir())
+    return ref_dir, crashed, ref, got
+
+
+def test_tpe_hyperband_search_killed_and_resumed_equals_an_uninterrupted_run(tmp_path):
+    ref_dir, crashed, ref, got = _killed_and_resumed(tmp_path, search_study(), N_TRIALS * SEEDS)
+    assert sorted(t for t, *_ in _sequence(crashed)) == sorted(list(range(N_TRIALS)) * SEEDS)
     assert _best(ref_dir) == _best(crashed)
     assert len({p for *_, p, _ in _sequence(crashed)}) > 1, "TPE explored more than one point"
     pruned = [r for r in ref.values() if r["status"] == "pruned"]
     assert pruned and all(r["search"]["epochs_saved"] == EPOCHS - r["epochs"] > 0 for r in pruned)
-    assert not list((crashed / ".staging").iterdir())
+
+
+def two_objectives(n_trials: int = 6, **search) -> dict:
+    """NSGA-II (generations of two trials) on validation accuracy and the number of parameters."""
+    raw = search_study()
+    raw["search"] = {"objectives": ["val_acc max", "num_parameters min"], "sampler": {"nsga2": {"population_size": 2}},
+                     "n_trials": n_trials, "seed": 0, **search}
+    return raw
+
+
+def test_two_objective_nsga2_search_killed_and_resumed_equals_an_uninterrupted_run(tmp_path):
+    """Six NSGA-II trials (three generations: crossover and mutation from the rebuilt study's
+    generation attributes and cached parents) ask the same trials when killed and resumed."""
+    ref_dir, crashed, ref, got = _killed_and_resumed(tmp_path, two_objectives(), 6)
+    cells = json.loads((crashed / "cells.json").read_text())
+    assert [c["trial"] for c in cells] == list(range(6))
+    assert [c["search"]["attrs"]["NSGAIISampler:generation"] for c in cells] == [0, 0, 1, 1, 2, 2]
+    assert cells[0]["search"]["objectives"] == [["val_acc", "max"], ["num_parameters", "min"]]
+    # The values Optuna is told: (val_acc, num_parameters) of each trial's cell, as result.json records them.
+    from zoo.bench.optuna_search import Search
+
+    study = parse_study(two_objectives())
+    store = Store(tmp_path / "crashed", "tpe")
+    trials = Search(study, store)._trials(study.problems[0].id, store.read_cells(), 6)
+    assert [t["value"] for t in trials] == [[got[c["cell_id"]]["metrics"]["val"]["acc"],
+                                            json.loads((crashed / c["cell_id"] / "result.json").read_text())["num_parameters"]]
+                                           for c in cells]
+    # The report lists the front: the trials no other beats on both (more accurate and no larger, or smaller).
+    from zoo.report import build_report
+
+    build_report(crashed, tmp_path / "report")
+    text = (tmp_path / "report" / "README.md").read_text()
+    values = [t["value"] for t in trials]
+    front = [t["number"] for t, (a, p) in zip(trials, values)
+             if not any(a2 >= a and p2 <= p and (a2, p2) != (a, p) for a2, p2 in values)]
+    assert f"the {len(front)} non-dominated of 6 finished trials" in text
+    table = text.split("## Pareto front", 1)[1].split("![", 1)[0]
+    listed = [int(line.split("|")[1]) for line in table.splitlines() if line.startswith("| ") and line[2].isdigit()]
+    assert sorted(listed) == sorted(front)
+    assert (tmp_path / "report" / "figures" / f"pareto-{study.problems[0].id.replace('_', '-')}.png").exists()
 
 
 def test_pruned_cells_keep_their_history_and_trials_average_their_seeds(tmp_path):
@@ -216,11 +263,47 @@ def test_batches_of_two_trials_are_asked_together_and_reproducible(tmp_path, sam
     ({"sampler": {"tpe": {"n_startup": 3}}}, "search.sampler.tpe.n_startup: unknown option"),
     ({"pruner": {"hyperband": {"reduction_factor": 1}}}, "reduction_factor: must be an integer in [2, 10000], got 1"),
     ({"trials": 3}, "search.trials: unknown key"),
+    ({"objectives": ["val_acc max", "throughput max"]}, "give objective (one metric) or objectives (two or more), not both"),
 ])
 def test_bad_search_one_line(search, message):
     with pytest.raises(StudyError) as e:
         parse_study(search_study(**search), "s.yaml")
     assert message in str(e.value) and "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("objectives, extra, message", [
+    (["val_acc", "throughput max"], {}, "search.objectives[0]: write the metric and its direction, as 'val_acc max', got 'val_acc'"),
+    (["val_acc up", "throughput max"], {}, "search.objectives[0]: the direction of val_acc must be max or min, got 'up'"),
+    (["val_acc max", "throughput min"], {}, "search.objectives[1]: throughput is better higher: write 'throughput max'"),
+    (["val_acc max", "speed max"], {}, "search.objectives[1]: unknown objective 'speed'"),
+    (["val_acc max", "val_rmse min"], {}, "problem mlp_tiny-digits (multiclass) does not record val_rmse every epoch"),
+    (["val_acc max"], {}, "search.objectives: one objective (val_acc max): write objective: METRIC"),
+    (["val_acc max", "val_acc max"], {}, "search.objectives[1]: val_acc is listed twice"),
+    ("val_acc max", {}, "search.objectives: give a list of 'metric max|min'"),
+    (["val_acc max", "throughput max"], {"pruner": "hyperband"}, "search.pruner: Optuna's pruners judge one objective"),
+])
+def test_bad_objectives_one_line(objectives, extra, message):
+    raw = two_objectives(**extra)
+    raw["search"]["objectives"] = objectives
+    with pytest.raises(StudyError) as e:
+        parse_study(raw, "s.yaml")
+    assert message in str(e.value) and "\n" not in str(e.value)
+
+
+def test_objectives_parse_with_their_directions_and_nsga2_by_default():
+    raw = two_objectives()
+    del raw["search"]["sampler"]
+    raw["search"]["objectives"] = ["val_acc max", "train_seconds min", "throughput max"]
+    spec = parse_study(raw).search
+    assert spec["sampler"] == "nsga2" and spec["pruner"] is None and spec["objective"] is None
+    assert spec["objectives"] == [["val_acc", "max"], ["train_seconds", "min"], ["throughput", "max"]]
+    raw["search"]["sampler"] = "tpe"
+    assert parse_study(raw).search["sampler"] == "tpe"
+    from zoo.record import objective_value
+
+    result = {"metrics": {"val": {"acc": 0.5}}, "fit": {"throughput": 900.0, "train_seconds": 2.0}, "num_parameters": 7}
+    assert [objective_value(result, m) for m in ("val_acc", "throughput", "train_seconds", "num_parameters", "cpu_seconds")] \
+        == [0.5, 900.0, 2.0, 7.0, None]
 
 
 def test_bad_search_from_the_command_line_exits_2_and_writes_nothing(tmp_path, capsys):

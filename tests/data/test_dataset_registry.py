@@ -117,7 +117,7 @@ def test_declared_options_match_the_types_a_configuration_checks() -> None:
     kind, types = dataset_kind_and_options("mnist")
     assert kind == "multiclass"
     assert types == {"eval_batch_size": int, "flatten": bool, "limit": int | None, "split_seed": int | None, "val_size": int | None,
-                     "classes": tuple[str, ...], "labelled": int | None}
+                     "classes": tuple[str, ...], "labelled": int | None, "augment": str}
     assert get_dataset("shakespeare_sample").options["train_chars"].default == 32_000
     assert get_dataset("shakespeare").options["train_chars"].default == 1_000_000
     assert get_dataset("spa_eng").options["val_size"].default == 9_482

@@ -1,7 +1,8 @@
 """The best cells of a study, and the best one taken out as a zoo checkpoint (Keras Tuner's
 ``get_best_models``): ``zoo bench best STUDY [--problem P] [--metric val_acc] [--to DIR]``.
 
-Cells are ranked on a **validation** metric, never on test: the study's search objective, else
+Cells are ranked on a **validation** metric, never on test: the study's search objective (its first
+validation one when it has several), else
 its target's metric, else the metric each cell's training loop watched (``val_loss`` for most
 tasks). Only cells that kept their checkpoint (``keep: best`` or ``keep: all`` in the study) can be
 taken out; the exported card is a new zoo checkpoint whose ``origin`` names the study, the store,
@@ -25,6 +26,9 @@ def objective(study: dict[str, Any]) -> str | None:
     search = study.get("search") or {}
     if search.get("objective"):
         return str(search["objective"])
+    vals = [m for m, _ in search.get("objectives") or [] if str(m).startswith("val_")]
+    if vals:  # several objectives: the first validation one
+        return str(vals[0])
     target = study.get("target") or {}
     return str(target["metric"]) if target.get("metric") else None
 

@@ -9,6 +9,8 @@ A study's ``search`` may be::
       pruner: hyperband         # hyperband | successive_halving | median | none, or {hyperband: {...}}
       objective: val_acc        # a per-epoch validation metric (zoo/metrics.py PER_EPOCH); its direction
                                 #   is the catalogue's
+      # objectives: [val_acc max, throughput max]   # instead of objective: two or more, each with its
+                                #   direction; the default sampler is then nsga2, and no pruner
       seeds_per_trial: 2        # a trial's value is the mean over its seeds, each seed its own cell
 
 The space searched is the study's nuisance axes (one Optuna study per problem and scientific
@@ -35,6 +37,15 @@ history and ``search.epochs_saved``. A trial with a pruned cell is a pruned tria
 successive-halving rungs Optuna keeps in a trial's system attributes are recorded in its
 cells' results and restored (their mean over seeds) when the study is rebuilt.
 
+**Several objectives.** ``objectives`` lists two or more ``metric max|min``: per-epoch validation
+metrics, or what a cell records at the end of its run (``RECORDED`` of zoo/record.py: ``throughput``,
+``train_seconds``, ``num_parameters``, ...). The study gets one direction per objective, a
+trial's values are the means over its seeds, and the sampler (``nsga2`` by default; ``tpe``,
+``random``, ``qmc`` and ``grid`` also take several) looks for the Pareto front
+(zoo/report/pareto.py draws it). A wall-time objective (``throughput``) is measured, not
+computed: a resumed search asks the same trials of the same stored values, but a rerun measures
+other values and may ask others.
+
 Optuna is imported only when a search runs, never to check a study.
 """
 
@@ -55,6 +66,7 @@ SAMPLERS: dict[str, dict[str, type]] = {
     "random": {},
     "qmc": {"qmc_type": str, "scramble": bool},
     "grid": {},
+    "nsga2": {"population_size": int},
 }
 """Sampler name -> the options it takes (Optuna's constructor arguments)."""
 PRUNERS: dict[str, dict[str, type]] = {
@@ -64,9 +76,9 @@ PRUNERS: dict[str, dict[str, type]] = {
     "none": {},
 }
 """Pruner name -> the options it takes; a pruner's resource is the epoch (hyperband's maximum: ``budget.max_epochs``)."""
-MINIMUM = {"reduction_factor": 2, "min_resource": 1, "interval_steps": 1, "n_ei_candidates": 1}
+MINIMUM = {"reduction_factor": 2, "min_resource": 1, "interval_steps": 1, "n_ei_candidates": 1, "population_size": 2}
 """The least value of an integer option (the others: 0)."""
-KEYS = ("sampler", "n_trials", "seed", "pruner", "objective", "seeds_per_trial")
+KEYS = ("sampler", "n_trials", "seed", "pruner", "objective", "objectives", "seeds_per_trial")
 MAX_TRIALS = 10_000
 
 
@@ -109,7 +121,10 @@ def parse_search(fail: Callable[..., Any], value: Mapping[str, Any], axes: Seque
     for k in value:
         if k not in KEYS:
             fail(f"search.{k}", "unknown key.", list(KEYS))
-    sampler, sampler_options = _named(fail, "search.sampler", value.get("sampler"), SAMPLERS)
+    several = "objectives" in value
+    if several and "objective" in value:
+        fail("search", "give objective (one metric) or objectives (two or more), not both.")
+    sampler, sampler_options = _named(fail, "search.sampler", value.get("sampler", "nsga2" if several else None), SAMPLERS)
     n = value.get("n_trials")
     if n is None:
         fail("search", "an Optuna search needs n_trials: how many trials to run (per problem and scientific value).")
@@ -122,15 +137,12 @@ def parse_search(fail: Callable[..., Any], value: Mapping[str, Any], axes: Seque
     k = value.get("seeds_per_trial", 1)
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 100:
         fail("search.seeds_per_trial", f"must be an integer in [1, 100], got {k!r}.")
-    objective = value.get("objective", "val_loss")
-    if not isinstance(objective, str) or not objective.startswith("val_") or not metrics.is_known(objective):
-        fail("search.objective", f"must be a per-epoch validation metric such as val_acc or val_loss, got {objective!r}.",
-             sorted({f"val_{m}" for ms in metrics.PER_EPOCH.values() for m in ms}))
-    for pid, kind in kinds.items():
-        recorded = metrics.PER_EPOCH.get(kind, ("loss",))
-        if metrics.strip_stage(objective) not in recorded:
-            fail("search.objective", f"problem {pid} ({kind}) does not record {objective} every epoch.",
-                 [f"val_{m}" for m in recorded])
+    objectives = _objectives(fail, value["objectives"], kinds) if several else None
+    if several and pruner != "none":
+        fail("search.pruner", f"Optuna's pruners judge one objective: a search with objectives takes no pruner, got {pruner!r}.")
+    objective = None if several else value.get("objective", "val_loss")
+    if not several:
+        _per_epoch(fail, "search.objective", objective, kinds)
     searched = space_axes(axes)
     if not searched:
         fail("search", "an Optuna search needs a nuisance axis (or, without one, a scientific axis) to search.")
@@ -145,7 +157,52 @@ def parse_search(fail: Callable[..., Any], value: Mapping[str, Any], axes: Seque
         fail("budget", "a pruner stops trials at epochs: the budget needs max_epochs.")
     return {"kind": "optuna", "sampler": sampler, "sampler_options": sampler_options, "n_trials": n, "seed": seed,
             "pruner": None if pruner == "none" else pruner, "pruner_options": pruner_options, "objective": objective,
-            "mode": metrics.mode(objective), "seeds_per_trial": k}
+            "mode": metrics.mode(objective) if objective else None, "seeds_per_trial": k,
+            **({"objectives": objectives} if several else {})}
+
+
+def _per_epoch(fail: Callable[..., Any], path: str, objective: Any, kinds: Mapping[str, str]) -> None:
+    """``objective`` is a validation metric every problem's loop records each epoch."""
+    if not isinstance(objective, str) or not objective.startswith("val_") or not metrics.is_known(objective):
+        fail(path, f"must be a per-epoch validation metric such as val_acc or val_loss, got {objective!r}.",
+             sorted({f"val_{m}" for ms in metrics.PER_EPOCH.values() for m in ms}))
+    for pid, kind in kinds.items():
+        recorded = metrics.PER_EPOCH.get(kind, ("loss",))
+        if metrics.strip_stage(objective) not in recorded:
+            fail(path, f"problem {pid} ({kind}) does not record {objective} every epoch.", [f"val_{m}" for m in recorded])
+
+
+def _objectives(fail: Callable[..., Any], value: Any, kinds: Mapping[str, str]) -> list[list[str]]:
+    """``[val_acc max, throughput max]`` as ``[[metric, mode], ...]``: two or more, each with its direction."""
+    path = "search.objectives"
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        fail(path, f"give a list of 'metric max|min', such as [val_acc max, throughput max], got {value!r}.")
+    if len(value) < 2:
+        fail(path, f"one objective ({value[0] if value else 'none'}): write objective: METRIC; objectives takes two or more.")
+    out: list[list[str]] = []
+    for i, v in enumerate(value):
+        words = v.split()
+        if len(words) != 2:
+            fail(f"{path}[{i}]", f"write the metric and its direction, as 'val_acc max', got {v!r}.")
+        name, mode = words
+        if mode not in ("max", "min"):
+            fail(f"{path}[{i}]", f"the direction of {name} must be max or min, got {mode!r}.")
+        if name in record.RECORDED:
+            if metrics.is_known(name) and metrics.mode(name) != mode:
+                fail(f"{path}[{i}]", f"{name} is better {'higher' if metrics.mode(name) == 'max' else 'lower'}: "
+                     f"write '{name} {metrics.mode(name)}', got {mode!r}.")
+        elif name.startswith("val_") and metrics.is_known(name):
+            _per_epoch(fail, f"{path}[{i}]", name, kinds)
+            if metrics.mode(name) != mode:
+                fail(f"{path}[{i}]", f"{name} is better {'higher' if metrics.mode(name) == 'max' else 'lower'}: "
+                     f"write '{name} {metrics.mode(name)}', got {mode!r}.")
+        else:
+            fail(f"{path}[{i}]", f"unknown objective {name!r}: a per-epoch validation metric or a recorded end-of-run one.",
+                 sorted({f"val_{m}" for ms in metrics.PER_EPOCH.values() for m in ms} | set(record.RECORDED)))
+        if name in [m for m, _ in out]:
+            fail(f"{path}[{i}]", f"{name} is listed twice.")
+        out.append([name, mode])
+    return out
 
 
 def space_axes(axes: Sequence[Any]) -> list[Any]:
@@ -195,6 +252,8 @@ def _sampler(spec: Mapping[str, Any], seed: int, space: Mapping[str, Any]) -> An
         return s.RandomSampler(seed=seed)
     if name == "qmc":
         return s.QMCSampler(seed=seed, **opts)
+    if name == "nsga2":
+        return s.NSGAIISampler(seed=seed, **opts)
     return s.GridSampler({k: list(d.choices) for k, d in space.items()}, seed=seed)
 
 
@@ -217,7 +276,8 @@ def _study(info: Mapping[str, Any], sampler: Any, prior: Sequence[Mapping[str, A
     for the others (pruners and samplers ignore failed trials; they keep the numbers right)."""
     optuna = _optuna()
     space = {k: optuna.distributions.json_to_distribution(v) for k, v in info["space"].items()}
-    st = optuna.create_study(study_name=info["name"], direction="maximize" if info["mode"] == "max" else "minimize",
+    modes = [m for _, m in info["objectives"]] if info.get("objectives") else [info["mode"]]
+    st = optuna.create_study(study_name=info["name"], directions=["maximize" if m == "max" else "minimize" for m in modes],
                              sampler=sampler, pruner=_pruner(info, info.get("max_epochs")) if info.get("pruner") else None)
     by_number = {t["number"]: t for t in prior}
     state = optuna.trial.TrialState
@@ -227,7 +287,8 @@ def _study(info: Mapping[str, Any], sampler: Any, prior: Sequence[Mapping[str, A
             st.add_trial(optuna.trial.create_trial(state=state.FAIL))
             continue
         st.add_trial(optuna.trial.create_trial(
-            state=state[t["state"]], value=t["value"], params=t["params"], distributions=space,
+            state=state[t["state"]], values=t["value"] if isinstance(t["value"], list) else None,
+            value=None if isinstance(t["value"], list) else t["value"], params=t["params"], distributions=space,
             system_attrs=t["attrs"], intermediate_values={int(k): v for k, v in t["curve"].items()}))
     for k, v in (study_attrs or {}).items():  # e.g. QMC's position in its sequence
         st._storage.set_study_system_attr(st._study_id, k, v)
@@ -287,7 +348,8 @@ class Search:
     def _info(self, g: Group, space: Mapping[str, Any]) -> dict[str, Any]:
         optuna = _optuna()
         return {"name": f"{self.study.name}/{g.key}", "group": g.key, "space": {k: optuna.distributions.distribution_to_json(d)
-                for k, d in space.items()}, **{k: self.spec[k] for k in ("pruner", "pruner_options", "objective", "mode")},
+                for k, d in space.items()}, **{k: self.spec[k] for k in ("pruner", "pruner_options", "objective", "mode", "objectives")
+                                             if k in self.spec},
                 "max_epochs": self.study.budget.get("max_epochs")}
 
     def _with_prior(self, cell: Cell, stored: list[dict[str, Any]], cache: dict[tuple[str, int], Any]) -> Cell:
@@ -346,10 +408,9 @@ def _trial(spec: Mapping[str, Any], cells: list[dict[str, Any]], results: list[d
     if any(r is None for r in results) or len(cells) < spec["seeds_per_trial"]:
         return None
     info = cells[0]["search"]
-    metric = spec["objective"]
-    base = metrics.strip_stage(metric)
+    metric = spec["objective"]  # None with several objectives (and no pruner: no curve)
     statuses = {r["status"] for r in results}
-    curves = [{int(row["epoch"]): row.get(metric) for row in history(d)} for d in cells]
+    curves = [{int(row["epoch"]): row.get(metric) for row in history(d)} if metric else {} for d in cells]
     common = set.intersection(*(set(k for k, v in c.items() if isinstance(v, (int, float)) and math.isfinite(v))
                                 for c in curves))
     curve = {e: sum(c[e] for c in curves) / len(curves) for e in sorted(common)}
@@ -361,9 +422,11 @@ def _trial(spec: Mapping[str, Any], cells: list[dict[str, Any]], results: list[d
     base_t = {"params": info["params"], "attrs": attrs, "curve": curve, "value": None}
     if statuses <= {record.OK, record.PRUNED} and record.PRUNED in statuses:
         return {**base_t, "state": "PRUNED"}
-    values = [((r.get("metrics") or {}).get("val") or {}).get(base) for r in results]
-    if statuses == {record.OK} and all(isinstance(v, (int, float)) and math.isfinite(v) for v in values):
-        return {**base_t, "state": "COMPLETE", "value": sum(values) / len(values)}
+    names = [m for m, _ in spec["objectives"]] if spec.get("objectives") else [metric]
+    values = [[record.objective_value(r, m) for r in results] for m in names]
+    if statuses == {record.OK} and all(v is not None for vs in values for v in vs):
+        means = [sum(vs) / len(vs) for vs in values]
+        return {**base_t, "state": "COMPLETE", "value": means if spec.get("objectives") else means[0]}
     return {**base_t, "state": "FAIL", "curve": {}}
 
 

@@ -408,7 +408,7 @@ def _parse_search(chk: _Checker, value: Any, axes: Sequence[Axis], budget: Mappi
         search = {"kind": "grid"}
     elif isinstance(value, str):
         chk.fail("search", f"unknown search {value!r}.", ["grid", "{random: N, seed: S}", "{sampler: tpe, n_trials: N}"])
-    elif isinstance(value, Mapping) and "sampler" in value:
+    elif isinstance(value, Mapping) and ("sampler" in value or "objectives" in value):
         from zoo.bench.optuna_search import parse_search
 
         return parse_search(chk.fail, chk.mapping(value, "search"), axes, budget, {p.id: p.kind for p in problems})

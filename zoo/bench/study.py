@@ -75,7 +75,7 @@ TOP_KEYS: dict[str, str] = {
     "seeds": "a count or a list of seeds",
     "budget": "max_epochs, max_steps and/or max_time (seconds)",
     "target": "{metric: val_..., value: number, mode: min|max}",
-    "search": "grid, {random: N, seed: S} or {sampler: tpe|random|qmc|grid, n_trials: N, seed, pruner, objective, seeds_per_trial}",
+    "search": "grid, {random: N, seed: S} or {sampler: tpe|random|qmc|grid|nsga2, n_trials: N, seed, pruner, objective (or objectives: [METRIC max|min, ...]), seeds_per_trial}",
     "keep": "which cells keep their checkpoint: none (default), all, or best (each problem's best; zoo bench best)",
     "exclude": "combinations not to run: a list of {axis: value or [values]} rules, e.g. [{norm: none, norm_position: after}]",
     "stages": "source stages: {name: {model, data, data_options, params, budget, start_from, transfer}} (zoo/bench/stages.py)",

@@ -47,6 +47,7 @@ from zoo.report.detail import FAMILY_TITLES, DetailSections
 from zoo.report.dynamics import DynamicsSections
 from zoo.report.fmt import fmt, fmt_seconds
 from zoo.report.transfer import TransferSections
+from zoo.report.pareto import pareto_blocks
 from zoo.report.verdict import VerdictSections
 
 ENV_SKIP = ("pid",)
@@ -123,6 +124,7 @@ class _Builder(TransferSections, VerdictSections, DetailSections, DynamicsSectio
         doc.add(D.Para(" · ".join(f"[{t}](#{a})" for t, a in self.toc())))
         doc.add(*self.transfer_section())
         doc.add(*self.verdict_section())
+        doc.add(*pareto_blocks(self))
         doc.add(*self.classification_section())
         doc.add(*self.family_sections())
         doc.add(*self.dynamics_section())
@@ -134,6 +136,9 @@ class _Builder(TransferSections, VerdictSections, DetailSections, DynamicsSectio
     def toc(self) -> list[tuple[str, str]]:
         kinds = set(self.table.kinds.values())
         out = ([("Transfer", "transfer")] if self.has_transfer() else []) + [("Verdict", "verdict")]
+        search = self.store.study.get("search")
+        if isinstance(search, dict) and search.get("objectives"):
+            out.append(("Pareto front", "pareto"))
         if kinds & set(C.CLASSIFICATION_KINDS):
             out.append(("Classification", "classification"))
         for k, title in FAMILY_TITLES.items():
@@ -188,7 +193,8 @@ class _Builder(TransferSections, VerdictSections, DetailSections, DynamicsSectio
         if isinstance(search, dict) and search.get("kind") == "optuna":
             out.append(f"The nuisance settings were chosen by an Optuna search ({search.get('sampler')} sampler, "
                        f"{search.get('n_trials')} trials per problem and value, pruner {search.get('pruner') or 'none'}, "
-                       f"objective `{search.get('objective')}` averaged over {search.get('seeds_per_trial')} seed(s)): "
+                       + (f"objectives {', '.join(f'`{m} {d}`' for m, d in search['objectives'])} (see the [Pareto front](#pareto))"
+                          if search.get("objectives") else f"objective `{search.get('objective')}`") + f" averaged over {search.get('seeds_per_trial')} seed(s)): "
                        "each trial is a configuration, and the verdict chooses among those that finished on the validation "
                        "metric, as in any study.")
         budget = s.study.get("budget")
