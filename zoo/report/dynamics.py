@@ -15,6 +15,7 @@ from zoo.report import stats as S
 from zoo.report import tables as T
 from zoo.report.base import MAX_DIVERGED_CURVES, MAX_PANELS, Sections, target_unit
 from zoo.report.efficiency import efficiency_blocks
+from zoo.report.tradeoffs import tradeoff_blocks
 from zoo.report.fmt import fmt_ci, fname, num_key, short_num
 
 
@@ -110,6 +111,7 @@ class DynamicsSections(Sections):
                                           "Training throughput by batch size (bars: device / precision; whiskers: 95% CI)."))
         blocks += efficiency_blocks(self.rows, self.store.problems)  # FLOPs, fraction of peak, CPU-s, memory
         blocks += self.time_to_target()
+        blocks += tradeoff_blocks(self)
         blocks += self.size_table()
         blocks += self.lost_cells()
         return blocks
