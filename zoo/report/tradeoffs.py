@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
 from zoo.report import document as D
 from zoo.report import tables as T
@@ -106,11 +106,16 @@ def points(sec, prob: str) -> list[Point]:
 # ---- figures
 
 
-def _log_x(ax, label: str) -> None:
-    ax.set_xscale("log")
-    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}"))
-    ax.xaxis.set_minor_formatter(NullFormatter())
+def _scale_x(ax, label: str, lo: float, hi: float) -> None:
+    """A log x axis (ticks 1, 2, 5 per decade) when the values span a decade or more, else linear."""
+    if lo > 0 and hi / lo >= 10:
+        ax.set_xscale("log")
+        ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        label += ", log scale"
+    else:
+        ax.xaxis.set_major_locator(MaxNLocator(5))
     ax.set_xlabel(label)
 
 
@@ -125,8 +130,8 @@ def pareto(problems: Sequence[tuple[str, list[Point]]], metric: str, mode: str, 
     axes = np.atleast_2d(fig.subplots(len(problems), ncols, squeeze=False))
     handles: dict[str, object] = {}
     for row, (prob, pts) in zip(axes, problems):
-        for ax, (attr, xmode, xlabel) in zip(row, (("throughput", "max", "throughput (samples/s, log scale)"),
-                                                   ("time_to_target", "min", "time to target (s, log scale)"))):
+        for ax, (attr, xmode, xlabel) in zip(row, (("throughput", "max", "throughput (samples/s"),
+                                                   ("time_to_target", "min", "time to target (s"))):
             use = [p for p in pts if math.isfinite(getattr(p, attr)) and math.isfinite(p.metric)]
             for p in use:
                 h = ax.scatter([getattr(p, attr)], [p.metric], color=color(p.group), s=30, zorder=3)
@@ -138,17 +143,17 @@ def pareto(problems: Sequence[tuple[str, list[Point]]], metric: str, mode: str, 
                 h = ax.scatter(front[:, 0], front[:, 1], s=110, facecolors="none", edgecolors="black", lw=1.0, zorder=4)
                 handles.setdefault("non-dominated", h)
                 ax.plot(front[:, 0], front[:, 1], color="black", lw=0.8, ls="--", zorder=2)
-                lo, hi = xy[:, 0].min(), xy[:, 0].max()
-                ax.set_xlim(lo / 1.5, hi * 1.5)
+                lo, hi = float(xy[:, 0].min()), float(xy[:, 0].max())
+                pad = 0.12 * (hi - lo) if hi > lo else 0.1 * abs(hi) or 1.0
+                ax.set_xlim(lo - pad, hi + pad) if hi / max(lo, 1e-300) < 10 else ax.set_xlim(lo / 1.5, hi * 1.5)
+                _scale_x(ax, xlabel, lo, hi)
                 missing = [T.show(p.value) for p in pts if p not in use]
-                if missing:
-                    ax.text(0.98, 0.02, _short("not reached: " + ", ".join(missing), 40) if attr == "time_to_target"
-                            else _short("no throughput: " + ", ".join(missing), 40), ha="right", va="bottom",
-                            transform=ax.transAxes, fontsize=7, color="#777777")
+                ax.set_xlabel(ax.get_xlabel() + ")" + ("" if not missing else "\n" + _short(
+                    ("not reached: " if attr == "time_to_target" else "no throughput: ") + ", ".join(missing), 48)))
             else:
                 ax.text(0.5, 0.5, "no value reached the target" if attr == "time_to_target" else "no throughput",
                         ha="center", va="center", transform=ax.transAxes, color="#777777")
-            _log_x(ax, xlabel)
+                ax.set_xlabel(xlabel + ")")
             ax.set_ylabel(f"test {metric} ({'higher' if mode == 'max' else 'lower'} is better)")
             ax.set_title(_short(prob, 40))
     if handles:
@@ -169,8 +174,10 @@ def profile_figure(labels: Sequence[str], groups: Sequence[int], times: np.ndarr
     for j in np.argsort(-score, kind="stable"):
         ax.step(taus, rho[j], where="post", color=color(groups[j]), lw=1.6,
                 label=f"{_short(labels[j], 22)}: {score[j]:.3f}")
-    _log_x(ax, "τ: time to target within τ × the fastest value's (log scale)")
+    ax.set_xscale("log")
     ax.set_xticks([1, 2, 3, 5, 10], ["1", "2", "3", "5", "10"])
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel("τ: time to target within τ × the fastest value's (log scale)")
     ax.set(ylim=(-0.02, 1.02), ylabel=f"fraction of the {n_problems} problems")
     ax.set_title("Performance profile of time to target")
     ax.legend(loc="lower right", title="value: normalised area", title_fontsize=7)
