@@ -67,3 +67,39 @@ def test_figures_are_unclipped():
     assert sorted(map(tuple, ringed[0].get_offsets())) == [(2.0e4, 0.95), (2.5e4, 0.40)]
     times = np.array([[0.1, math.inf, 0.3], [0.2, 0.5, 0.25]])
     assert_unclipped(TR.profile_figure(["adam", "sgd", "nadam"], [0, 2, 1], times, 2))
+
+
+def test_report_draws_the_comparative_figures_with_recorded_class_names(tmp_path):
+    import json
+
+    import storegen
+    from sklearn import metrics as M
+
+    from zoo.report import build_report
+    from zoo.report import curves as C
+    from zoo.report import tables as T
+
+    store = storegen.make_store(tmp_path, "cmp", problems=["mlp-digits", "mlp-breast_cancer"],
+                                scientific={"optimizer": ["sgd", "adam"]}, nuisance={"lr": [0.1]},
+                                fixed={"activation": "relu", "batch_size": 64}, seeds=[0, 1, 2], epochs=4,
+                                target={"metric": "val_acc", "value": 0.8})
+    for res in store.glob("*/result.json"):  # the dataset's class names, as DataInfo has them
+        cell = json.loads((res.parent / "cell.json").read_text())
+        if cell["problem"] == "mlp-breast_cancer":
+            d = json.loads(res.read_text())
+            res.write_text(json.dumps({**d, "class_names": ["malignant", "benign"]}))
+    rep = build_report(store, tmp_path / "out")
+    figs = {p.stem for p in (tmp_path / "out" / "figures").glob("*.png")}
+    for prob in ("mlp_digits", "mlp_breast_cancer"):
+        assert {f"roc_{prob}", f"pr_{prob}", f"roc_classes_{prob}", f"pr_classes_{prob}", f"curves_{prob}"} <= figs
+    assert {"tradeoff_acc", "performance_profile"} <= figs
+    text = (tmp_path / "out" / "README.md").read_text()
+    assert "| malignant |" in text and "| benign |" in text  # per-class table rows by name, not 0/1
+    # the per-cell macro AUROC the comparative figure averages is scikit-learn's
+    cells = [c for c in T.load(store).cells if c.problem == "mlp-digits" and c.predictions is not None]
+    assert cells
+    for c in cells[:2]:
+        p = c.predictions
+        assert C.macro_roc(p["target"], p["probs"])[2] == pytest.approx(
+            M.roc_auc_score(p["target"], p["probs"], multi_class="ovr", average="macro"), abs=1e-12)
+    assert rep is not None
