@@ -111,12 +111,13 @@ class DetailSections(Sections):
         if not rocs:
             return []
         stem, what = fname(prob), "macro-averaged over classes, " if kind == "multiclass" else ""
-        return [self.figure(O.compare_roc(rocs, f"{prob}: ROC of each {self.axis or 'configuration'}"), f"roc_{stem}",
+        return [self.figure(O.compare_roc(rocs, f"{prob}: ROC of each {self.axis or 'configuration'}",
+                                           macro=kind == "multiclass"), f"roc_{stem}",
                             f"{prob}: ROC curve of each value ({what}mean over the seeds of its chosen configuration; "
-                            "one colour per value); macro AUROC, the mean of the seeds', in the legend."),
+                            "one colour per value); its AUROC, the mean of the seeds', in the legend."),
                 self.figure(O.compare_pr(prs, f"{prob}: precision–recall of each {self.axis or 'configuration'}",
-                                         float(np.mean(rates)) if kind == "binary" else None), f"pr_{stem}",
-                            f"{prob}: precision–recall curve of each value ({what}mean over its seeds); macro AP "
+                                         float(np.mean(rates)) if kind == "binary" else None, macro=kind == "multiclass"), f"pr_{stem}",
+                            f"{prob}: precision–recall curve of each value ({what}mean over its seeds); its AP "
                             "in the legend" + ("; dotted: the positive rate (chance)." if kind == "binary" else "."))]
 
     def threshold_table(self, prob: str, reps: list[tuple[S.Entry, R.CellRecord]]) -> list[D.Block]:

@@ -36,7 +36,7 @@ def _one_axes(w: float = 5.2, h: float = 4.2):
     return fig, fig.subplots()
 
 
-def compare_roc(series: Sequence[Overlay], title: str) -> Figure:
+def compare_roc(series: Sequence[Overlay], title: str, *, macro: bool = True) -> Figure:
     """The macro-averaged ROC curve of each value on one pair of axes, its macro AUROC in the legend."""
     fig, ax = _one_axes()
     ax.plot([0, 1], [0, 1], ls=":", color="#999999", lw=0.8, label="chance")
@@ -44,11 +44,12 @@ def compare_roc(series: Sequence[Overlay], title: str) -> Figure:
         ax.plot(s.x, s.y, color=color(s.group), lw=1.6, label=f"{_short(s.label, 28)}: {s.score:.4f}")
     ax.set(xlim=(-0.01, 1.01), ylim=(-0.01, 1.01), xlabel="false positive rate", ylabel="true positive rate")
     ax.set_title(_short(title, 70))
-    ax.legend(loc="lower right", title="macro AUROC (mean over seeds)", title_fontsize=7)
+    ax.legend(loc="lower right", title=f"{'macro ' if macro else ''}AUROC (mean over seeds)", title_fontsize=7)
     return fig
 
 
-def compare_pr(series: Sequence[Overlay], title: str, positive_rate: float | None = None) -> Figure:
+def compare_pr(series: Sequence[Overlay], title: str, positive_rate: float | None = None, *,
+               macro: bool = True) -> Figure:
     """The macro-averaged precision–recall curve of each value on one pair of axes, macro AP in the
     legend; ``positive_rate`` (binary problems) is a random classifier's precision (dotted)."""
     fig, ax = _one_axes()
@@ -58,7 +59,7 @@ def compare_pr(series: Sequence[Overlay], title: str, positive_rate: float | Non
         ax.step(s.x, s.y, where="post", color=color(s.group), lw=1.6, label=f"{_short(s.label, 28)}: {s.score:.4f}")
     ax.set(xlim=(-0.01, 1.01), ylim=(0, 1.02), xlabel="recall", ylabel="precision")
     ax.set_title(_short(title, 70))
-    ax.legend(loc="lower left", title="macro AP (mean over seeds)", title_fontsize=7)
+    ax.legend(loc="lower left", title=f"{'macro ' if macro else ''}AP (mean over seeds)", title_fontsize=7)
     return fig
 
 
