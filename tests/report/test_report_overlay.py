@@ -108,4 +108,4 @@ def test_learning_bands_one_line_per_value_with_units():
     np.testing.assert_allclose(lines[1].get_ydata(), [1.0, 0.6, 0.4, 1.31])
     assert_unclipped(fig)
     assert O.axis_label("test_rmse", "regression", O.unit_name(100_000.0)) == "test rmse ($100k)"
-    assert O.axis_label("val_loss", "regression", "$100k") == "validation loss (($100k)²)"
+    assert O.axis_label("val_loss", "regression", "$100k") == "validation loss ($100k squared)"

@@ -82,7 +82,7 @@ def axis_label(column: str, kind: str | None = None, unit: str | None = None) ->
     target = unit or "target unit"
     if metric == "loss":
         u = {"language_model": "nats/char", "seq2seq": "nats/token", "multiclass": "nats/sample",
-             "binary": "nats/sample", "regression": f"({target})²"}.get(kind or "", "nats")
+             "binary": "nats/sample", "regression": f"{target} squared"}.get(kind or "", "nats")
     elif u == "target unit":
         u = target
     elif not u and metric in FRACTIONS:
@@ -153,7 +153,7 @@ def learning_bands(curves: Sequence[Curve], metric: str | None, title: str, *, k
         vals = np.concatenate(finite) if finite else np.array([])
         if len(vals):
             lo_v, hi_v = float(vals.min()), float(vals.max())
-            pad = 0.08 * max(hi_v - lo_v, 1e-9)
+            pad = 0.08 * (hi_v - lo_v) if hi_v > lo_v else 0.05 * max(abs(hi_v), 1e-9)
             top = hi_v + 3 * pad
             ax.set_ylim(lo_v - pad, top)
         first = True
@@ -169,6 +169,11 @@ def learning_bands(curves: Sequence[Curve], metric: str | None, title: str, *, k
             first = False
         ax.set(xlabel="epoch", ylabel=axis_label(col, kind, unit))
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.ticklabel_format(axis="y", useOffset=False)
+        x0, x1 = ax.get_xlim()
+        if x1 - x0 < 1.5:  # a single epoch: room either side, whole-number ticks
+            mid = round((x0 + x1) / 2)
+            ax.set_xlim(mid - 1, mid + 1)
     if cols:
         axes[0].legend(loc="upper right", title="value: mean" + (f", band {' / '.join(sorted(kinds - {'one seed'}))}"
                                                                 if kinds - {"one seed"} else ""), title_fontsize=7)
