@@ -132,3 +132,12 @@ def class_names(c: R.CellRecord) -> list[str] | None:
         if isinstance(names, list) and names:
             return [str(n) for n in names]
     return None
+
+
+def target_unit(c: R.CellRecord) -> object:
+    """The regression target's unit a cell recorded (``target_unit``: dollars per unit for California
+    housing, from the dataset's DataInfo), or None."""
+    for src in (c.result or {}, c.cell, (c.result or {}).get("data_info") or {}):
+        if isinstance(src, dict) and src.get("target_unit") is not None:
+            return src["target_unit"]
+    return None

@@ -168,3 +168,57 @@ def prediction_metrics(pred: dict[str, np.ndarray], *, kind: str | None = None, 
     if kind == "regression":
         return regression_metrics(pred["pred"], pred["target"])
     return {}
+
+
+# ---- macro-averaged curves (the report's comparative ROC and PR figures)
+
+CURVE_GRID = np.linspace(0.0, 1.0, 501)
+"""The common x grid (false positive rate, recall) the per-class curves are interpolated onto."""
+
+
+def _class_scores(y: np.ndarray, probs: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(is class c, score of class c) per class; binary (N,) probabilities give class 1 only."""
+    p = np.asarray(probs, dtype=np.float64)
+    y = np.asarray(y).astype(np.int64).reshape(-1)
+    if p.ndim == 1:
+        return [(y == 1, p)]
+    return [(y == c, p[:, c]) for c in range(p.shape[1])]
+
+
+def macro_roc(y: np.ndarray, probs: np.ndarray, grid: np.ndarray = CURVE_GRID) -> tuple[np.ndarray, np.ndarray, float]:
+    """(fpr grid, mean true positive rate, macro AUROC): each class's one-vs-rest ROC curve
+    (:func:`roc_curve`) linearly interpolated onto ``grid`` and averaged over the classes present
+    with both outcomes; the area is the mean of the per-class AUROCs, scikit-learn's
+    ``roc_auc_score(average='macro', multi_class='ovr')`` (binary: the curve of class 1)."""
+    tprs, aucs = [], []
+    for yc, sc in _class_scores(y, probs):
+        if not (0 < yc.sum() < len(yc)):
+            continue
+        fpr, tpr, _ = roc_curve(yc, sc)
+        tprs.append(np.interp(grid, fpr, tpr))
+        aucs.append(auroc(yc, sc))
+    if not tprs:
+        return grid, np.full_like(grid, np.nan), math.nan
+    curve = np.mean(tprs, 0)
+    curve[0] = 0.0 if grid[0] == 0 else curve[0]
+    return grid, curve, float(np.mean(aucs))
+
+
+def macro_pr(y: np.ndarray, probs: np.ndarray, grid: np.ndarray = CURVE_GRID) -> tuple[np.ndarray, np.ndarray, float]:
+    """(recall grid, mean precision, macro AP): each class's precision–recall curve
+    (:func:`pr_curve`) read as average precision reads it, a step function (the precision at
+    recall r is that of the first threshold reaching r), sampled on ``grid`` and averaged over the
+    classes present; the area is the mean of the per-class APs, scikit-learn's
+    ``average_precision_score(average='macro')`` on one-hot targets."""
+    precs, aps = [], []
+    for yc, sc in _class_scores(y, probs):
+        if not yc.any():
+            continue
+        prec, rec, _ = pr_curve(yc, sc)
+        prec, rec = prec[::-1], rec[::-1]  # recall increasing from 0
+        idx = np.minimum(np.searchsorted(rec, grid, side="left"), len(rec) - 1)
+        precs.append(prec[idx])
+        aps.append(average_precision(yc, sc))
+    if not precs:
+        return grid, np.full_like(grid, np.nan), math.nan
+    return grid, np.mean(precs, 0), float(np.mean(aps))

@@ -3,6 +3,8 @@ each other task family's own metrics (names of zoo/metrics.py)."""
 
 from __future__ import annotations
 
+import numpy as np
+
 from zoo import record as R
 from zoo.report import curves as C
 from zoo.report import document as D
@@ -73,14 +75,50 @@ class DetailSections(Sections):
             for i, (e, c) in enumerate(reps):
                 blocks.append(self.per_class_details(prob, e, c, names, open_=i == 0))
             stem = fname(prob)
-            blocks.append(self.figure(F.roc(panels, names), f"roc_{stem}",
-                                      f"{prob}: ROC curves (per class, micro- and macro-average; AUROC in the legend)."
-                                      if kind == "multiclass" else f"{prob}: ROC curve with the operating point of the threshold."))
-            blocks.append(self.figure(F.pr(panels, names), f"pr_{stem}",
-                                      f"{prob}: precision–recall curves (AP in the legend)."))
+            blocks += self.comparative_curves(prob, kind)
+            best = reps[0]
+            blocks.append(D.Para(f"Per-class detail of the best value ({self.value_label(best[0])}, its representative "
+                                 f"seed {T.show(best[1].seed)}):"))
+            blocks.append(self.figure(F.roc(panels[:1], names), f"roc_classes_{stem}",
+                                      f"{prob}: ROC curves of the best value (per class, micro- and macro-average; "
+                                      "AUROC in the legend)." if kind == "multiclass" else
+                                      f"{prob}: ROC curve of the best value with the operating point of the threshold."))
+            blocks.append(self.figure(F.pr(panels[:1], names), f"pr_classes_{stem}",
+                                      f"{prob}: precision–recall curves of the best value (AP in the legend)."))
             blocks.append(self.figure(F.confusion(panels, names), f"confusion_{stem}",
                                       f"{prob}: confusion matrices, normalised by true class (rows sum to 1)."))
         return blocks
+
+    def comparative_curves(self, prob: str, kind: str | None) -> list[D.Block]:
+        """One ROC and one PR figure of the problem: each value's macro-averaged curve (mean over the
+        seeds of its chosen configuration with stored predictions) on shared axes, in its colour."""
+        from zoo.report import overlay as O
+
+        v = self.verdict_of(prob)
+        groups = self.group_index(prob)
+        rocs, prs, rates = [], [], []
+        for i, e in enumerate(v.entries if v is not None else []):
+            cells = [self.table.cell(cid) for cid in e.cell_ids]
+            preds = [c.predictions for c in cells if c is not None and c.predictions is not None and "probs" in c.predictions]
+            if not preds:
+                continue
+            r = [C.macro_roc(p["target"], p["probs"]) for p in preds]
+            q = [C.macro_pr(p["target"], p["probs"]) for p in preds]
+            rates += [float((np.asarray(p["target"]).reshape(-1) == 1).mean()) for p in preds]
+            label, g = (T.show(e.value) if self.axis else "best"), groups.get(T.canon(e.value), i)
+            rocs.append(O.Overlay(label, g, r[0][0], np.mean([x[1] for x in r], 0), float(np.mean([x[2] for x in r])), len(r)))
+            prs.append(O.Overlay(label, g, q[0][0], np.mean([x[1] for x in q], 0), float(np.mean([x[2] for x in q])), len(q)))
+        if not rocs:
+            return []
+        stem, what = fname(prob), "macro-averaged over classes, " if kind == "multiclass" else ""
+        return [self.figure(O.compare_roc(rocs, f"{prob}: ROC of each {self.axis or 'configuration'}",
+                                           macro=kind == "multiclass"), f"roc_{stem}",
+                            f"{prob}: ROC curve of each value ({what}mean over the seeds of its chosen configuration; "
+                            "one colour per value); its AUROC, the mean of the seeds', in the legend."),
+                self.figure(O.compare_pr(prs, f"{prob}: precision–recall of each {self.axis or 'configuration'}",
+                                         float(np.mean(rates)) if kind == "binary" else None, macro=kind == "multiclass"), f"pr_{stem}",
+                            f"{prob}: precision–recall curve of each value ({what}mean over its seeds); its AP "
+                            "in the legend" + ("; dotted: the positive rate (chance)." if kind == "binary" else "."))]
 
     def threshold_table(self, prob: str, reps: list[tuple[S.Entry, R.CellRecord]]) -> list[D.Block]:
         rows = []

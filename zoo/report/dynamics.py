@@ -13,8 +13,9 @@ from zoo import record as R
 from zoo.report import document as D
 from zoo.report import stats as S
 from zoo.report import tables as T
-from zoo.report.base import MAX_DIVERGED_CURVES, MAX_PANELS, Sections
+from zoo.report.base import MAX_DIVERGED_CURVES, MAX_PANELS, Sections, target_unit
 from zoo.report.efficiency import efficiency_blocks
+from zoo.report.tradeoffs import tradeoff_blocks
 from zoo.report.fmt import fmt_ci, fname, num_key, short_num
 
 
@@ -45,10 +46,17 @@ class DynamicsSections(Sections):
             key = f"val_{v.metric}" if v is not None else None
             blocks.append(D.Heading(3, prob, f"dyn-{D.slug(prob)}"))
             blocks += self.truncation_note(prob)
-            title = f"{prob}: per epoch, the chosen configuration of each value (one line per seed)"
-            blocks.append(self.figure(F.learning_curves(curves, key, title), f"curves_{fname(prob)}",
+            from zoo.report import overlay as O
+
+            title = f"{prob}: per epoch, the chosen configuration of each value (mean over seeds, band)"
+            first = self.table.cell(v.entries[0].cell_ids[0]) if v is not None and v.entries and v.entries[0].cell_ids else None
+            unit = O.unit_name(target_unit(first)) if first is not None else None
+            blocks.append(self.figure(O.learning_bands(curves, key, title, kind=self.kind(prob), unit=unit),
+                                      f"curves_{fname(prob)}",
                                       f"{prob}: learning curves of each {self.axis or 'configuration'}'s chosen "
-                                      "configuration (one line per seed); diverged cells dashed, ending in a red ×."))
+                                      "configuration: the mean over its seeds (line, n in the legend) and a band, the 95% "
+                                      "t interval of the mean for 3 or more seeds, min–max for 2; diverged cells drawn "
+                                      "alone, dashed, ending in a red ×."))
             drew = True
             if diverged:
                 blocks.append(D.Para(f"Diverged on {prob}: " + "; ".join(
@@ -103,6 +111,7 @@ class DynamicsSections(Sections):
                                           "Training throughput by batch size (bars: device / precision; whiskers: 95% CI)."))
         blocks += efficiency_blocks(self.rows, self.store.problems)  # FLOPs, fraction of peak, CPU-s, memory
         blocks += self.time_to_target()
+        blocks += tradeoff_blocks(self)
         blocks += self.size_table()
         blocks += self.lost_cells()
         return blocks

@@ -18,7 +18,7 @@ import matplotlib
 matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter  # noqa: E402
+from matplotlib.ticker import FuncFormatter, NullFormatter  # noqa: E402
 
 from zoo.report import curves as C  # noqa: E402
 from zoo.report import stats as S  # noqa: E402
@@ -371,65 +371,13 @@ def regression_scatter(panels: Sequence[Panel]) -> Figure:
 
 @dataclass
 class Curve:
-    """One cell's history for the learning-curve figure."""
+    """One cell's history for the learning-curve figure (``overlay.learning_bands``)."""
 
     label: str
     """Legend label (the scientific value); curves with the same label share a colour."""
     group: int
     history: Any  # pandas DataFrame
     diverged: bool = False
-
-
-def learning_curves(curves: Sequence[Curve], metric: str | None, title: str) -> Figure:
-    """Train loss, validation loss and the key validation metric per epoch; one colour per
-    scientific value (each seed a line), diverged runs dashed and ending in a red ×."""
-    panels = [("train_loss", "train loss"), ("val_loss", "validation loss")]
-    if metric and any(metric in c.history.columns for c in curves):
-        panels.append((metric, metric.replace("val_", "validation ")))
-    panels = [p for p in panels if any(p[0] in c.history.columns for c in curves)]
-    fig, axes = grid(max(1, len(panels)), ncols=3, w=3.7, h=2.9)
-    seen: set[str] = set()
-    for ax, (col, name) in zip(axes, panels):
-        finite_vals = []
-        for c in curves:
-            if col not in c.history.columns or "epoch" not in c.history.columns:
-                continue
-            x = c.history["epoch"].to_numpy(dtype=np.float64)
-            y = c.history[col].to_numpy(dtype=np.float64)
-            if not c.diverged:
-                finite_vals.append(y[np.isfinite(y)])
-            lab = c.label if (c.label not in seen and ax is axes[0]) else None
-            if lab:
-                seen.add(c.label)
-            ax.plot(x, y, color=color(c.group), lw=0.9 if not c.diverged else 0.8, alpha=0.85,
-                    ls="--" if c.diverged else "-", label=lab, marker="o" if len(x) <= 3 else None, ms=3)
-        vals = np.concatenate(finite_vals) if finite_vals else np.array([])
-        if len(vals):
-            lo, hi = np.percentile(vals, [0, 98])
-            pad = 0.08 * max(hi - lo, 1e-9)
-            lo, hi = lo - pad, hi + 3 * pad
-            ax.set_ylim(lo, hi)
-        else:
-            hi = None
-        first_div = True
-        for c in curves:  # divergence: a red x at the last epoch, clipped to the top edge
-            if not c.diverged or col not in c.history.columns:
-                continue
-            h = c.history
-            y = h[col].to_numpy(dtype=np.float64)
-            last_epoch = float(h["epoch"].iloc[-1])
-            top = hi if hi is not None else (float(y[np.isfinite(y)].max()) if np.isfinite(y).any() else 0.0)
-            yv = float(y[-1]) if np.isfinite(y[-1]) else top  # a non-finite last value sits on the top edge
-            yv = min(yv, top)
-            ax.scatter([last_epoch], [yv], marker="x", color="#d62728", s=40, zorder=4,
-                       label="diverged" if first_div and ax is axes[0] else None)
-            first_div = False
-        ax.set(xlabel="epoch", ylabel=name)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    if axes:
-        axes[0].legend(loc="upper right")
-    fig.suptitle(title, fontsize=10)
-    return fig
 
 
 def lr_range(series: Sequence[tuple[str, int, dict[str, Any]]], title: str) -> Figure:
