@@ -367,6 +367,11 @@ def _train(cell: Cell, workdir: Path, result: dict[str, Any], log: Any, inputs: 
         trainable_parameters=res.task.num_parameters(trainable_only=True),  # at the end (a thawed arm: after thawing)
         epochs=len(fit.history),
     )
+    info = getattr(res.task, "data_info", None)  # what the report labels axes and classes with
+    if info is not None and info.class_names:
+        result["class_names"] = list(info.class_names)
+    if info is not None and info.extra.get("target_unit") is not None:
+        result["target_unit"] = info.extra["target_unit"]
     if "embeddings" in res.task.zoo_spec:  # word2vec coverage of a translator's embeddings (zoo/embeddings.py)
         result["embeddings"] = res.task.zoo_spec["embeddings"]
     if cell.trial is not None:
