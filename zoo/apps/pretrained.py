@@ -25,8 +25,12 @@ def add_commands(sub: Any, argv: list[str]) -> None:
     p.set_defaults(run=cmd_pretrained)
 
 
+HEADLINE = ("acc", "rmse", "analogy_acc", "bleu")
+"""The figure a listing shows, the first an entry has (else its first metric, e.g. a language model's loss)."""
+
+
 def _figure(entry) -> str:
-    key = "acc" if "acc" in entry.metrics else next(iter(entry.metrics))
+    key = next((k for k in HEADLINE if k in entry.metrics), next(iter(entry.metrics)))
     return f"{entry.split} {key} {entry.metrics[key]:.4f}"
 
 
