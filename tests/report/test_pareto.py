@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from zoo import record as R
-from zoo.report.pareto import non_dominated, trials
+from zoo.report.pareto import trials
+from zoo.report.tradeoffs import non_dominated
 
 
 def _brute(values: list[list[float]], modes: list[str]) -> list[bool]:

@@ -1,7 +1,7 @@
 """The Pareto front of a search with several objectives (``search.objectives``, zoo/bench/optuna_search.py):
 every finished trial's values (each the mean over its seeds, read from the stored cells as the search
 read them: zoo/record.py ``objective_value``), the non-dominated trials in a table, and a scatter of
-objective 1 against objective 2 with the front drawn. No Optuna: :func:`non_dominated` is numpy."""
+objective 1 against objective 2 with the front drawn. No Optuna: the front is :func:`zoo.report.tradeoffs.non_dominated` (numpy)."""
 
 from __future__ import annotations
 
@@ -14,16 +14,7 @@ from zoo import record as R
 from zoo.report import document as D
 from zoo.report import tables as T
 from zoo.report.fmt import fmt
-
-
-def non_dominated(values: Any, modes: Sequence[str]) -> np.ndarray:
-    """Which rows of ``values`` (trials × objectives) no other row dominates: at least as good in every
-    objective (``max`` or ``min``, one mode per column) and better in one. Equal rows keep each other."""
-    v = np.asarray(values, dtype=float).reshape(len(values), len(modes))
-    c = v * np.array([-1.0 if m == "max" else 1.0 for m in modes])  # every column minimised
-    no_worse = (c[None, :, :] <= c[:, None, :]).all(-1)  # [i, j]: j is no worse than i everywhere
-    better = (c[None, :, :] < c[:, None, :]).any(-1)
-    return ~(no_worse & better).any(1)
+from zoo.report.tradeoffs import non_dominated
 
 
 def trials(cells: Sequence[R.CellRecord], objectives: Sequence[Sequence[str]], seeds: int) -> list[dict[str, Any]]:
