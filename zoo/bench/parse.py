@@ -161,9 +161,19 @@ def _resolve(raw: dict[str, Any], chk: _Checker, default_name: str | None, quick
             if key in seen_role:
                 chk.fail(path, f"{key!r} is already a {seen_role[key]} setting; a setting has one role.")
             stages.check_axis(chk, plan, path, key)
-            _check_name(chk, path, key, problems, tables)
+            if role == "scientific" and isinstance(value, Mapping):  # named variants: the key is a label
+                if key in RESERVED:
+                    chk.fail(path, f"{key!r} cannot be set here: {RESERVED[key]}.")
+            else:
+                _check_name(chk, path, key, problems, tables)
             seen_role[key] = role
             axes.append(_parse_axis(chk, path, key, role, value, problems, tables))
+    for axis in axes:  # a variant's setting has no other role: it would silently override that one
+        for variant, settings in (axis.variants or {}).items():
+            for k in settings:
+                if k in seen_role:
+                    chk.fail(f"scientific.{axis.name}.{variant}.{k}", f"{k!r} is already a {seen_role[k]} setting; "
+                             "a setting has one role.")
 
     # --- budget
     budget = chk.mapping(raw.get("budget"), "budget", BUDGET_KEYS) if "budget" in raw else None
@@ -332,6 +342,8 @@ def _parse_axis(
 ) -> Axis:
     if role == "fixed":
         return Axis(key, role, (_value(chk, path, key, value, problems, tables),))
+    if role == "scientific" and isinstance(value, Mapping):
+        return _parse_variants(chk, path, key, value, problems, tables)
     if role == "nuisance":
         tuner = _parse_tuner(chk, path, key, value)
         if tuner is not None:
@@ -370,6 +382,32 @@ def _parse_axis(
         if c in canon[:i]:
             chk.fail(_join(path, i), f"the value {values[i]!r} is listed twice.")
     return Axis(key, role, values)
+
+
+def _parse_variants(
+    chk: _Checker, path: str, key: str, value: Mapping[str, Any], problems: Sequence[Problem], tables: Mapping[str, Table]
+) -> Axis:
+    """A scientific axis of named variants: ``{name: {setting: value, ...}, ...}`` (zoo/bench/study.py)."""
+    if len(value) < 2:
+        chk.fail(path, f"named variants compare at least two, got {len(value)}; e.g. {{random: {{}}, word2vec: "
+                       "{init_embeddings: ID}}.")
+    variants: dict[str, dict[str, Any]] = {}
+    seen: dict[str, str] = {}
+    for name, settings in value.items():
+        vpath = f"{path}.{name}"
+        if not isinstance(name, str) or not NAME_RE.match(name):
+            chk.fail(vpath, f"a variant's name is letters, digits, '_', '.' or '-', got {_shown(name)}.")
+        settings = chk.mapping(settings if settings is not None else {}, vpath)
+        checked = {}
+        for k, v in settings.items():
+            _check_name(chk, f"{vpath}.{k}", k, problems, tables)
+            checked[k] = _value(chk, f"{vpath}.{k}", k, v, problems, tables)
+        same = seen.get(canonical(checked))
+        if same is not None:
+            chk.fail(vpath, f"variant {name!r} has the same settings as {same!r}; each variant must differ.")
+        seen[canonical(checked)] = name
+        variants[name] = checked
+    return Axis(key, "scientific", tuple(variants), variants=variants)
 
 
 def _parse_tuner(chk: _Checker, path: str, key: str, value: Any) -> dict[str, Any] | None:
@@ -455,7 +493,10 @@ def _parse_exclude(chk: _Checker, value: Any, axes: Sequence[Axis], problems: Se
                 chk.fail(_join(path, key), f"{key!r} is not a scientific or nuisance axis of the study.", sorted(varied))
             axis = varied[key]
             raw_vals = vals if isinstance(vals, list) else [vals]
-            vals = tuple(_value(chk, _join(path, key), key, v, problems, tables) for v in raw_vals)  # as the axis reads them
+            if axis.variants is not None:  # names of variants, as the axis lists them
+                vals = tuple(raw_vals)
+            else:
+                vals = tuple(_value(chk, _join(path, key), key, v, problems, tables) for v in raw_vals)  # as the axis reads them
             if axis.values:  # a listed axis: every value must be one of its values
                 for v in vals:
                     if v not in axis.values and not quick:

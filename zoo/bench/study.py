@@ -21,6 +21,18 @@ learning tuning playbook)::
 A problem may also be a mapping ``{model, data, tag, data_options, params}``;
 its ``params`` are fixed settings of that problem only.
 
+A scientific axis may compare **named variants**, each a bundle of settings, where one
+setting alone cannot say what is compared (Hydra's config groups)::
+
+    scientific:
+      embeddings:                      # the axis' name: not a setting, only the variants' label
+        random: {}                     # the model's own initialization
+        word2vec: {init_embeddings: word2vec_sgns-w2v_combined}
+        word2vec_frozen: {init_embeddings: word2vec_sgns-w2v_combined, freeze_embeddings: true}
+
+A cell records the variant's name among its scientific values (the report compares names)
+and runs with the variant's settings in its params (so its id changes when they change).
+
 Axis names are the flat settings of :func:`zoo.training.train` (zoo/config.py: model,
 task, optimizer and loop fields, and ``batch_size``), so a cell passes straight through.
 This module holds the model of a checked study and its expansion into cells
@@ -135,9 +147,18 @@ class Axis:
     """{"log_uniform": [lo, hi]} etc. (random search only)."""
     tuner: dict[str, Any] | None = None
     """{"range_test": {...RangeTestConfig fields}}: the value is chosen per cell by the runner."""
+    variants: dict[str, dict[str, Any]] | None = None
+    """Named variants (a scientific axis only): value name -> the settings it stands for; ``values``
+    are the names. The axis' name is then a label, not a setting."""
+
+    def settings(self, value: Any) -> dict[str, Any]:
+        """The settings a cell with ``value`` on this axis runs with."""
+        return dict(self.variants[value]) if self.variants is not None else {self.name: value}
 
     def to_json(self) -> dict[str, Any]:
         d: dict[str, Any] = {"role": self.role, "values": normalize(list(self.values))}
+        if self.variants is not None:
+            d["variants"] = normalize(self.variants)
         if self.distribution is not None:
             d["distribution"] = normalize(self.distribution)
         if self.tuner is not None:
@@ -248,7 +269,10 @@ class Study:
              trial: int | None = None, search: dict[str, Any] | None = None) -> Cell:
         """The cell of ``problem`` with ``seed`` and these scientific and nuisance values."""
         fixed = {a.name: a.values[0] for a in self.role("fixed")}
-        params = {**fixed, **problem.params, **self.budget, **s_vals, **n_vals}
+        axes = {a.name: a for a in self.axes}
+        chosen = {k: v for name, value in s_vals.items()
+                  for k, v in (axes[name].settings(value) if name in axes else {name: value}).items()}
+        params = {**fixed, **problem.params, **self.budget, **chosen, **n_vals}
         opts = {**self.data_options, **problem.data_options}
         if opts:
             params["data_options"] = opts
