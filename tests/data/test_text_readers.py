@@ -56,3 +56,24 @@ def test_readers_use_fetch(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> N
     monkeypatch.setenv("ZOO_DATA", str(tmp_path))
     with pytest.raises(Exception, match="missing data file tinyshakespeare/input.txt.gz"):
         read_shakespeare()
+
+
+def test_wikitext2_chars_scores_every_budget_on_the_same_blocks() -> None:
+    """Validation and test are the last 100,000 and 200,000 characters whatever train_chars, and the
+    vocabulary is the training block's (zoo/data/charlm.py)."""
+    from zoo.data import load
+    from zoo.data.charlm import encode_text
+    from zoo.data.vocab import Vocab
+    from zoo.errors import ConfigError
+
+    text = "\n".join(read_wikitext()).lower()
+    small, large = (load("wikitext2_chars", train_chars=n) for n in (50_000, 500_000))
+    for dm in (small, large):
+        vocab = Vocab.from_dict(dm.info.extra["vocab"])
+        assert dm.streams["val"].tolist() == encode_text(text[-300_000:-200_000], vocab, lowercase=False).tolist()
+        assert dm.streams["test"].tolist() == encode_text(text[-200_000:], vocab, lowercase=False).tolist()
+        assert dm.num_samples("val") == 100_000 and dm.num_samples("test") == 200_000
+    assert small.num_samples("train") == 50_000 and large.num_samples("train") == 500_000
+    assert len(Vocab.from_dict(large.info.extra["vocab"])) > len(Vocab.from_dict(small.info.extra["vocab"]))
+    with pytest.raises(ConfigError, match=r"train_chars at most 2,075,209"):
+        load("wikitext2_chars", train_chars=3_000_000)

@@ -75,6 +75,12 @@ class Card:
     """Samples per split (``train``, ``val``, ``test``), used by the loaders as default sizes."""
     stats: dict[str, Any] = field(default_factory=dict)
     """Facts about the content (character, line, pair counts) that tests check."""
+    also: tuple[str, ...] = ()
+    """Other task kinds datasets read from these files (WikiText-2: word vectors and characters)."""
+
+    def serves(self, kind: str) -> bool:
+        """Whether a dataset of task ``kind`` may read this card's files."""
+        return kind == self.kind or kind in self.also
 
     @property
     def embedded(self) -> bool:
@@ -135,7 +141,7 @@ def get_card(name: str) -> Card:
 # ----------------------------------------------------------------------------- parsing
 
 _REQUIRED = ("name", "title", "kind", "licence", "citation", "homepage", "description")
-_OPTIONAL = ("source", "notes", "files", "splits", "stats")
+_OPTIONAL = ("source", "notes", "files", "splits", "stats", "also")
 _FILE_REQUIRED = ("path", "sha256", "size")
 _FILE_OPTIONAL = ("urls", "content_sha256", "upstream")
 
@@ -177,8 +183,12 @@ def _parse_card(data: dict[str, Any], filename: str) -> Card:
     stats = data.get("stats", {})
     if not isinstance(stats, dict):
         raise bad(f"[stats] must be a table, got {stats!r}")
+    also = data.get("also", [])
+    if not isinstance(also, list) or not all(k in TASK_KINDS for k in also):
+        raise bad(f"also must be a list of task kinds ({', '.join(TASK_KINDS)}), got {also!r}")
     return Card(
         **{k: data[k] for k in _REQUIRED},
+        also=tuple(also),
         source=source,
         notes=data.get("notes", ""),
         files=files,

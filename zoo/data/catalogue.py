@@ -100,6 +100,18 @@ class CharSampleOptions(CharOptions):
 
 
 @dataclass(frozen=True)
+class WikiCharOptions(CharOptions):
+    """Options of ``wikitext2_chars``: validation and test are fixed blocks at the end of the text, so
+    training on fewer characters (``train_chars``) is scored on the same characters."""
+
+    train_chars: int = 2_000_000
+    """Characters trained on, from the start of the text (at most 2,075,209 with the default blocks)."""
+    val_chars: int = 100_000
+    test_chars: int = 200_000
+    """The last test_chars characters; validation is the val_chars before them."""
+
+
+@dataclass(frozen=True)
 class CorpusOptions(CommonOptions):
     """Options of the word2vec corpora (``zoo/data/corpus.py``)."""
 
@@ -219,6 +231,14 @@ declare_dataset("shakespeare_sample", kind="language_model", options=CharSampleO
 
     The same protocol as ``shakespeare`` on a 28x smaller text: for tests, smoke
     studies and a fresh install.
+""")
+
+declare_dataset("wikitext2_chars", kind="language_model", options=WikiCharOptions, card="wikitext2", doc="""
+    WikiText-2 valid+test as characters (2.38M, lowercase, as ``shakespeare``): a second text for char models.
+
+    Validation is the 100,000 and test the last 200,000 characters, whatever ``train_chars`` (the first
+    N characters; 2,000,000 by default), so budgets are compared on the same text. The vocabulary is the
+    training block's (a checkpoint of another text is aligned to it on load: zoo/transfer.py).
 """)
 
 # Word2vec corpora (zoo/data/corpus.py)

@@ -46,7 +46,7 @@ import lightning as L
 import torch
 from torch import Tensor
 
-from zoo.data.catalogue import WINDOW, CharOptions, CharSampleOptions
+from zoo.data.catalogue import WINDOW, CharOptions, CharSampleOptions, WikiCharOptions
 from zoo.data.core import DataInfo
 from zoo.data.registry import register_loader
 from zoo.data.vocab import Vocab
@@ -291,6 +291,23 @@ def shakespeare(o: CharOptions) -> CharLMDataModule:
     from zoo.data.text import read_shakespeare
 
     return char_datamodule("shakespeare", read_shakespeare(), **_positional_split(o))
+
+
+@register_loader("wikitext2_chars")
+def wikitext2_chars(o: WikiCharOptions) -> CharLMDataModule:
+    """The ``wikitext2_chars`` data module: the first ``train_chars`` characters train, validation and
+    test are the fixed blocks at the end (declared in ``zoo/data/catalogue.py``)."""
+    from zoo.data.text import read_wikitext
+
+    check_positive("test_chars", o.test_chars, integer=True)
+    text = "\n".join(read_wikitext())
+    held = o.val_chars + o.test_chars
+    if o.train_chars + held > len(text):
+        raise ConfigError(f"train_chars={o.train_chars:,} with val_chars={o.val_chars:,} and test_chars={o.test_chars:,} "
+                          f"needs {o.train_chars + held:,} characters; wikitext2_chars has {len(text):,} "
+                          f"(train_chars at most {len(text) - held:,}).")
+    text = text[: o.train_chars] + text[len(text) - held :]
+    return char_datamodule("wikitext2_chars", text, **_positional_split(o))
 
 
 @register_loader("shakespeare_sample")
