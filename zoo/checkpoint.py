@@ -45,7 +45,7 @@ from zoo.data.core import DataInfo
 from zoo.errors import CheckpointError, ConfigError, check_choice
 from zoo.factory import create
 from zoo.io import jsonable, read_regular, write_bytes_atomic, write_json_atomic
-from zoo.transfer import FREEZE, head_names, set_frozen, thaw
+from zoo.transfer import FREEZE, align_vocab, head_names, set_frozen, thaw
 from zoo.version import __version__
 
 FORMAT = "zoobench-checkpoint/2"
@@ -285,7 +285,7 @@ def _fit(model: torch.nn.Module, state: dict[str, torch.Tensor], directory: Path
 
 
 def load_checkpoint(directory: str | Path, *, freeze: str = "none", reinit: Sequence[str] = (), task: str | None = None,
-                    **overrides: Any):
+                    data_extra: dict[str, Any] | None = None, **overrides: Any):
     """Rebuild the task saved in ``directory`` and load its verified weights.
 
     ``overrides`` change builder kwargs; changing the output size (``num_classes``)
@@ -293,7 +293,9 @@ def load_checkpoint(directory: str | Path, *, freeze: str = "none", reinit: Sequ
     the model's layers (``body.0``, ``scaler``...) left at their new initialization instead of
     loaded, e.g. the input layer when ``in_features`` differs. ``task``: another task kind for the
     same model (a multiclass checkpoint fine-tuned on binary data). ``freeze``:
-    ``backbone`` (all but the head), ``all``, or ``none``.
+    ``backbone`` (all but the head), ``all``, or ``none``. ``data_extra``: the ``DataInfo.extra`` of
+    the data the task will train on; a vocabulary there that differs from the checkpoint's is aligned
+    token by token (zoo/transfer.py ``align_vocab``; the report in ``zoo_spec["vocab_alignment"]``).
     """
     check_choice("freeze", freeze, FREEZE)
     card = read_card(directory)
@@ -305,6 +307,9 @@ def load_checkpoint(directory: str | Path, *, freeze: str = "none", reinit: Sequ
     new_head = "num_classes" in overrides and overrides["num_classes"] != card["kwargs"].get("num_classes")
     skip = tuple(heads if new_head else ()) + _layer_names(task.model, reinit)
     state = {k: v for k, v in state.items() if not _under(k, skip)}
+    aligned = align_vocab(task.model, state, (card.get("data") or {}).get("extra") or {}, data_extra) if data_extra else {}
+    if aligned:
+        task.zoo_spec["vocab_alignment"] = aligned
     _fit(task.model, state, Path(directory), card["model"], skip=skip)
     task.model.load_state_dict(state, strict=not skip)
     if card.get("data"):

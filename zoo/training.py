@@ -79,7 +79,7 @@ def prepare(cfg: RunConfig) -> tuple[Task, Any]:
         raise ConfigError(f"dataset {cfg.data.data!r} loaded as {info.kind}, but its card says {cfg.kind}.")
     entry = registry.get(cfg.model)
     implied = entry.from_data(info) if entry.from_data else {}
-    task = factory.build(cfg, implied) if not cfg.run.init_from else _from_checkpoint(cfg, implied)
+    task = factory.build(cfg, implied) if not cfg.run.init_from else _from_checkpoint(cfg, implied, info)
     if cfg.run.unfreeze_top:
         task.schedule_unfreeze(cfg.run.unfreeze_top, cfg.run.unfreeze_epoch)
     model_config = getattr(task.model, "config", None)
@@ -110,9 +110,10 @@ def _check_embeddings(cfg: RunConfig) -> None:
         raise ConfigError("freeze_embeddings needs init_embeddings (a word2vec checkpoint to start the embeddings from).")
 
 
-def _from_checkpoint(cfg: RunConfig, implied: dict[str, Any]) -> Task:
-    """The task of ``cfg.run.init_from`` for this run's data: the checkpoint's architecture, a new head
-    when the data's number of classes differs, the run's optimizer and task settings."""
+def _from_checkpoint(cfg: RunConfig, implied: dict[str, Any], info: Any) -> Task:
+    """The task of ``cfg.run.init_from`` for this run's data (``info``): the checkpoint's architecture, a
+    new head when the data's number of classes differs, its vocabulary's rows aligned to the data's
+    (a char model of another text), the run's optimizer and task settings."""
     from zoo.checkpoint import read_card
     from zoo.hub import folder_of, load_pretrained
 
@@ -130,7 +131,8 @@ def _from_checkpoint(cfg: RunConfig, implied: dict[str, Any]) -> Task:
             overrides[key] = value  # the shape check names the layer, and reinit= lets it be re-initialized
     if cfg.kind != card["task"]:
         overrides["task"] = cfg.kind  # e.g. a multiclass checkpoint fine-tuned on binary data
-    task = load_pretrained(cfg.run.init_from, freeze=cfg.run.freeze, reinit=cfg.run.reinit, **overrides)
+    task = load_pretrained(cfg.run.init_from, freeze=cfg.run.freeze, reinit=cfg.run.reinit, data_extra=info.extra,
+                           **overrides)
     task.optim = cfg.optimizer  # the run's optimizer and schedule, not the checkpoint's
     return task
 

@@ -17,15 +17,20 @@ loop restores each submodule's mode by assigning ``module.training`` directly
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
+import torch
 from torch import nn
 
 from zoo.config import FREEZE
+from zoo.data.vocab import Vocab
 from zoo.errors import ConfigError, check_choice, check_positive
 from zoo.layers import init_module_
 from zoo.optim import param_groups
 
 __all__ = ["FREEZE", "set_frozen", "unfreeze_top", "frozen_norms", "reset_head", "head_names", "backbone_blocks", "thaw",
-           "top_blocks", "optimizer_groups"]
+           "top_blocks", "optimizer_groups", "vocab_rows", "align_vocab"]
 _FROZEN = "zoo_frozen"
 """Attribute marking a batch-norm layer as frozen (read by the hook and :func:`frozen_norms`)."""
 
@@ -66,6 +71,45 @@ def set_frozen(task, freeze: str) -> None:
     for name, p in task.model.named_parameters(recurse=False):  # parameters held by the model itself
         p.requires_grad_(freeze == "none" or (freeze == "backbone" and name in heads))
     task.frozen = freeze
+
+
+def vocab_rows(model: nn.Module) -> dict[str, tuple[str, ...]]:
+    """{key of a vocabulary in ``DataInfo.extra``: the state-dict tensors whose rows are its tokens}, as the
+    model declares them in a ``vocab_rows`` attribute (a char model's embedding and output layer)."""
+    return {k: tuple(v) for k, v in getattr(model, "vocab_rows", {}).items()}
+
+
+def align_vocab(model: nn.Module, state: dict[str, torch.Tensor], old: Mapping[str, Any],
+                new: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Rewrite ``state`` (a checkpoint's tensors) in place for ``model``, built for other vocabularies.
+
+    ``old``/``new``: the checkpoint's and the data's ``DataInfo.extra``. For each vocabulary the model
+    declares (:func:`vocab_rows`) that differs, a token both know keeps its trained row, moved to its
+    new id; a token only the new data has keeps the model's fresh initialization. Returns, per
+    vocabulary aligned, ``{"kept": tokens with a trained row, "tokens": the new vocabulary's size,
+    "new": tokens with a fresh row, most frequent first (at most 20)}``."""
+    report: dict[str, dict[str, Any]] = {}
+    fresh = model.state_dict()
+    for key, names in vocab_rows(model).items():
+        if key not in old or key not in new:
+            continue
+        src, dst = Vocab.from_dict(old[key]), Vocab.from_dict(new[key])
+        if src.itos == dst.itos:
+            continue
+        pairs = [(i, src.stoi[t]) for i, t in enumerate(dst.itos) if t in src.stoi]
+        to = torch.tensor([i for i, _ in pairs], dtype=torch.long)
+        frm = torch.tensor([j for _, j in pairs], dtype=torch.long)
+        for name in names:
+            if name not in state:
+                continue
+            if tuple(state[name].shape[1:]) != tuple(fresh[name].shape[1:]):
+                continue  # other widths: the shape check names the layer
+            rows = fresh[name].detach().clone()
+            rows[to] = state[name][frm].to(rows.dtype)
+            state[name] = rows
+        report[key] = {"kept": len(pairs), "tokens": len(dst),
+                       "new": [t for t in dst.itos if t not in src.stoi][:20]}
+    return report
 
 
 def backbone_blocks(model: nn.Module) -> list[nn.Module]:

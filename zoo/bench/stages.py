@@ -439,29 +439,35 @@ def _other_settings(name: str, cell: Cell, src: Mapping[str, Any], mine: Mapping
     return None
 
 
-def _shapes(model: str, kw: Mapping[str, Any]) -> tuple[dict[str, tuple[int, ...]], tuple[str, ...]]:
-    """A model's tensor shapes (built on torch's meta device: nothing allocated) and its head names."""
+def _shapes(model: str, kw: Mapping[str, Any]) -> tuple[dict[str, tuple[int, ...]], tuple[str, ...], set[str]]:
+    """A model's tensor shapes (built on torch's meta device: nothing allocated), its head names and the
+    tensors whose rows are a vocabulary (aligned on load, so their row counts may differ)."""
     import torch
 
     from zoo import registry
-    from zoo.transfer import head_names
+    from zoo.transfer import head_names, vocab_rows
 
     with torch.device("meta"):
         m = registry.call_builder(model, dict(kw))
-    return {k: tuple(v.shape) for k, v in m.state_dict().items()}, head_names(m)
+    rows = {t for names in vocab_rows(m).values() for t in names}
+    return {k: tuple(v.shape) for k, v in m.state_dict().items()}, head_names(m), rows
 
 
-def _mismatch(name: str, cell: Cell, src: dict[str, tuple[int, ...]], _: Any, mine: dict[str, tuple[int, ...]],
-              heads: tuple[str, ...]) -> str | None:
-    """Why ``cell`` cannot load a checkpoint of shapes ``src`` (its head and ``reinit`` layers aside), or None."""
+def _mismatch(name: str, cell: Cell, src: dict[str, tuple[int, ...]], _: Any, __: Any,
+              mine: dict[str, tuple[int, ...]], heads: tuple[str, ...], rows: set[str]) -> str | None:
+    """Why ``cell`` cannot load a checkpoint of shapes ``src`` (its head and ``reinit`` layers aside, and
+    the row counts of its vocabulary tensors), or None."""
     skip = (*heads, *(cell.params.get("reinit") or ()))
 
     def under(k: str) -> bool:
         return any(k == layer or k.startswith(layer + ".") for layer in skip)
 
+    def same(k: str) -> bool:
+        return src[k] == mine[k] or (k in rows and src[k][1:] == mine[k][1:])
+
     where = f"problem {cell.problem} starts from {name!r}"
     for k, want in mine.items():
-        if not under(k) and k in src and src[k] != want:
+        if not under(k) and k in src and not same(k):
             layer = k.rsplit(".", 1)[0]
             return (f"{where}, but tensor {k!r} has shape {list(src[k])} there and {list(want)} here; "
                     f"set reinit: [{layer}] to re-initialize that layer, or give both the same settings.")

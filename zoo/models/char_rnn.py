@@ -71,6 +71,9 @@ class CharRNN(nn.Module):
     """(B, T) character ids -> (B, T, vocab_size) next-character logits."""
 
     head_names = ("head",)
+    vocab_rows = {"vocab": ("embed.weight", "head.weight", "head.bias")}
+    """Tensors whose rows are the data's characters (``DataInfo.extra["vocab"]``): aligned by character
+    when a checkpoint of another text is loaded (zoo/transfer.py ``align_vocab``)."""
 
     def __init__(self, cfg: CharRNNConfig):
         super().__init__()
