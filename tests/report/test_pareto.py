@@ -58,3 +58,12 @@ def test_trials_average_their_seeds_and_skip_unfinished_ones():
     assert got[0]["values"] == pytest.approx([0.7, 200.0])
     assert [t["trial"] for t in trials(cells, [["val_acc", "max"], ["throughput", "max"]], seeds=1)] == [0, 2]
     assert list(itertools.chain(*(t["values"] for t in trials(cells, [["val_acc", "max"], ["cpu_seconds", "min"]], 1)))) == []
+
+
+def test_repeated_configurations_share_one_row_of_the_front():
+    from zoo.report.pareto import _repeats
+
+    ts = [{"trial": n, "point": p} for n, p in enumerate([{"lr": 0.1, "h": [8]}, {"lr": 0.2, "h": [8]},
+                                                          {"h": [8], "lr": 0.1}, {"lr": 0.1, "h": [16]}])]
+    got = _repeats(ts)
+    assert got[0] == got[2] == [0, 2] and got[1] == [1] and got[3] == [3]

@@ -36,6 +36,14 @@ def trials(cells: Sequence[R.CellRecord], objectives: Sequence[Sequence[str]], s
     return out
 
 
+def _repeats(ts: Sequence[dict[str, Any]]) -> dict[int, list[int]]:
+    """For each trial (by index), the indices of every trial with the same configuration, first first."""
+    by: dict[str, list[int]] = {}
+    for i, t in enumerate(ts):
+        by.setdefault(T.canon(t["point"]), []).append(i)
+    return {i: js for js in by.values() for i in js}
+
+
 def _scatter(points: np.ndarray, front: np.ndarray, names: Sequence[str], title: str) -> Any:
     from zoo.report import figures as F
 
@@ -72,10 +80,19 @@ def pareto_blocks(sec: Any) -> list[D.Block]:
         front = non_dominated(values, [d for _, d in objectives])
         order = sorted(np.flatnonzero(front), key=lambda i: (-values[i, 0] if objectives[0][1] == "max" else values[i, 0]))
         keys = sorted({k for t in ts for k in t["point"]})
-        rows = [[str(ts[i]["trial"]), *(T.show(ts[i]["point"].get(k, "—")) for k in keys),
-                 *(f"{int(v):,}" if float(v).is_integer() else fmt(float(v)) for v in values[i])] for i in order]
+        same = _repeats(ts)
+        rows = [[", ".join(str(ts[j]["trial"]) for j in same[i]), *(T.show(ts[i]["point"].get(k, "—")) for k in keys),
+                 *(f"{int(v):,}" if float(v).is_integer() else fmt(float(v)) for v in values[i])]
+                for i in order if same[i][0] == i]
+        distinct = sum(1 for i, js in same.items() if js[0] == i)
         blocks.append(D.Table(["trial", *keys, *[m for m, _ in objectives]], rows,
-                              caption=f"{group}: the {int(front.sum())} non-dominated of {len(ts)} finished trials"))
+                              caption=f"{group}: the {len(rows)} non-dominated of {distinct} distinct configurations "
+                                      f"({len(ts)} finished trials)"))
+        if distinct < len(ts):
+            blocks.append(D.Para(
+                f"The sampler asked {len(ts) - distinct} time(s) for a configuration an earlier trial had already run "
+                f"(trials sharing a row above, or among the dominated ones); each such trial ran its seeds again, "
+                f"{(len(ts) - distinct) * int(search.get('seeds_per_trial') or 1)} cell(s) in all."))
         blocks.append(sec.figure(_scatter(values, front, names, f"{group}: {len(ts)} trials"),
                                  f"pareto-{D.slug(group)}", f"{group}: {objectives[0][0]} against {objectives[1][0]}, "
                                  "every finished trial; the front joined" + (
