@@ -78,7 +78,7 @@ class TransferSections(Sections):
         metric = next((v.metric for v, _, _ in tv), None)
         items = [self.transfer_sentence(v, n, cmps) for v, n, cmps in tv]
         lead = self.lead_sentence(tv)
-        blocks.append(D.Para((lead + " " if lead else "") + self.catch_up_sentence(tv)))
+        blocks.append(D.Para(" ".join(t for t in (lead, self.catch_up_sentence(tv)) if t)))
         if items:
             blocks.append(D.Bullets(items))
         blocks += self.source_blocks()
@@ -105,7 +105,7 @@ class TransferSections(Sections):
 
     # ---------------------------------------------------------------------------- the words
     def transfer_sentence(self, v: S.Verdict, n: float | None, cmps: list[S.Against]) -> str:
-        head = f"**{labels(n)}**" + (f" ({v.problem})" if n is not None else "")
+        head = f"**{labels(n)}** ({v.problem})" if n is not None else f"**{v.problem}**"
         if v.winner is None:
             return f"{head}: no finished cell."
         ref = next((e for e in v.entries if T.canon(e.value) == T.canon(REFERENCE) and e.stats.n), None)
@@ -139,8 +139,9 @@ class TransferSections(Sections):
         every = [a for _, _, cmps in tv for a in cmps]
         if every and all(a.standing == "untestable" for a in every):
             ns = sorted({a.test.n for a in every})
+            where = "at any label count" if any(n is not None for _, n, _ in tv) else "on any problem"
             return (f"**In short**: with {' or '.join(map(str, ns))} shared seed(s) per comparison, no arm can be tested "
-                    "against scratch at any label count; the differences below are what those seeds show, not findings.")
+                    f"against scratch {where}; the differences below are what those seeds show, not findings.")
         clauses = []
         for v, n, cmps in tv:
             if not cmps:
@@ -165,6 +166,8 @@ class TransferSections(Sections):
     def catch_up_sentence(self, tv: list[tuple[S.Verdict, float | None, list[S.Against]]]) -> str:
         pts = [(n, cmps) for _, n, cmps in tv if n is not None and cmps]
         left = [labels(n) for _, n, cmps in tv if n is not None and not cmps]
+        if all(n is None for _, n, _ in tv):
+            return ""  # no problem sets `labelled`: the study asks no data-efficiency question
         if not pts:
             return ("**Catch-up**: no problem with a number of labelled examples (data option `labelled`) has an arm "
                     "and scratch finished, so where scratch catches up cannot be read.")
