@@ -206,7 +206,7 @@ def benchmark(task: Any, dm: Any, *, batch_sizes: list[int], precisions: list[st
     import torch
 
     from zoo import cost
-    from zoo.bench.runner import _is_oom, probe
+    from zoo.bench.runner import is_oom, probe
     from zoo.engine import make_fabric
 
     fn, what = forward_fn(task)
@@ -221,7 +221,7 @@ def benchmark(task: Any, dm: Any, *, batch_sizes: list[int], precisions: list[st
         with torch.inference_mode():
             fn(first(1))
     except RuntimeError as e:  # e.g. a checkpoint given another dataset's inputs
-        if _is_oom(e):
+        if is_oom(e):
             raise
         raise ConfigError(f"the inputs of the dataset do not fit the model ({' '.join(str(e).split())[:200]}); "
                           "pass the --data it was trained on.") from None
@@ -242,7 +242,7 @@ def benchmark(task: Any, dm: Any, *, batch_sizes: list[int], precisions: list[st
                     flops = cost.count_flops(lambda: fn(batch))
                     times = time_row(fn, batch, device=device, warmup=warmup, repeats=repeats)
             except Exception as e:  # noqa: BLE001 -- a row that fails is a row with its reason
-                if not _is_oom(e):
+                if not is_oom(e):
                     raise
                 rows.append({**row, "status": "oom", "reason": " ".join(str(e).split())[:300]})
                 continue

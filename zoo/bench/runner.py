@@ -184,7 +184,8 @@ OOM_MESSAGES = ("out of memory", "can't allocate memory", "cannot allocate memor
 allocator (``DefaultCPUAllocator: can't allocate memory: you tried to allocate ... bytes``)."""
 
 
-def _is_oom(e: BaseException) -> bool:
+def is_oom(e: BaseException) -> bool:
+    """Whether ``e`` is an allocator failure (a cell recorded `oom`, a batch size too large for `zoo bench infer`)."""
     import torch
 
     if isinstance(e, MemoryError) or isinstance(e, getattr(torch, "OutOfMemoryError", ())):
@@ -300,7 +301,7 @@ def run_cell(cell: Cell, workdir: str | Path, *, capture: bool = True, inputs: M
             full = storage_error(e, f"writing {workdir}")
             if full is not None:  # the disk is full: not the cell's failure
                 raise full from None
-            if _is_oom(e):
+            if is_oom(e):
                 result["status"], result["reason"] = record.OOM, " ".join(str(e).split())[:500] or "out of memory"
             elif isinstance(e, ZooError):
                 result["status"], result["reason"] = record.ERROR, str(e)
