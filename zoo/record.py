@@ -105,7 +105,8 @@ FIELDS: dict[str, dict[str, Any]] = {
 ``{"lr": ...}``), ``target_reached``, ``embeddings`` (the word2vec coverage report of
 ``zoo/embeddings.py``, also in a run's ``spec``) and, in an Optuna search (zoo/bench/optuna_search.py),
 ``search`` (``trial``, ``pruned_epoch``, ``epochs_saved``, ``attrs``); ``trainable_parameters``,
-``class_names`` and ``target_unit`` (from the data, for the report's labels). An ``infer`` record (``zoo bench
+``class_names`` and ``target_unit`` (from the data, for the report's labels), ``trivial`` (an input-blind
+baseline's test metrics that stored predictions cannot give: a language model's unigram bits per character). An ``infer`` record (``zoo bench
 infer``, zoo/bench/infer.py) has one row per precision × batch size: latency median and p90 (ms),
 throughput (samples/s), forward FLOPs per sample and the fraction of the matmul peak achieved, or the
 reason it was skipped."""

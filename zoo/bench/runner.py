@@ -373,6 +373,8 @@ def _train(cell: Cell, workdir: Path, result: dict[str, Any], log: Any, inputs: 
         result["class_names"] = list(info.class_names)
     if info is not None and info.extra.get("target_unit") is not None:
         result["target_unit"] = info.extra["target_unit"]
+    if info is not None and "test" in (info.extra.get("unigram_bits_per_char") or {}):  # the LM's trivial baseline
+        result["trivial"] = {"bits_per_char": info.extra["unigram_bits_per_char"]["test"]}
     if "embeddings" in res.task.zoo_spec:  # word2vec coverage of a translator's embeddings (zoo/embeddings.py)
         result["embeddings"] = res.task.zoo_spec["embeddings"]
     if cell.trial is not None:

@@ -256,6 +256,10 @@ def char_datamodule(
     blocks = {"train": text[:a], "val": text[a:b], "test": text[b:c]}
     vocab = Vocab.build([blocks["train"]])  # most frequent first, after <pad> and <unk>
     ids = {k: encode_text(v, vocab, lowercase=False) for k, v in blocks.items()}
+    # The input-blind baseline: each character at its training frequency (add-one smoothed), in bits.
+    counts = torch.bincount(ids["train"], minlength=len(vocab)).double() + 1.0
+    log_p = torch.log2(counts / counts.sum())
+    unigram = {k: float(-log_p[v].mean()) for k, v in ids.items() if k != "train" and v.numel()}
     info = DataInfo(
         name=name,
         kind="language_model",
@@ -268,6 +272,7 @@ def char_datamodule(
             "window": window,
             "sizes": {k: len(v) for k, v in blocks.items()},
             "unknown_chars": {k: int((v == vocab.unk_id).sum()) for k, v in ids.items() if k != "train"},
+            "unigram_bits_per_char": unigram,
         },
     )
     return CharLMDataModule(

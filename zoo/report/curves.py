@@ -136,7 +136,8 @@ def regression_metrics(pred: np.ndarray, target: np.ndarray) -> dict[str, float]
     }
 
 
-TRIVIAL_NAMES = {"acc": "the majority-class accuracy", "rmse": "the mean predictor's RMSE"}
+TRIVIAL_NAMES = {"acc": "the majority-class accuracy", "rmse": "the mean predictor's RMSE",
+                 "bits_per_char": "a unigram model of the training characters"}
 """The metrics :func:`trivial_metrics` gives, and what the baseline is called in the report."""
 
 

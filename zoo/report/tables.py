@@ -208,6 +208,9 @@ def cell_table(store: Snapshot, *, tolerance: float = 1e-4) -> Table:
                 source = "predictions"
                 for k, v in trivial_metrics(c.predictions, kind=c.task_kind).items():
                     row[f"trivial_{k}"] = v
+        for k, v in ((c.result or {}).get("trivial") or {}).items():  # recorded by the runner (a unigram LM)
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                row.setdefault(f"trivial_{k}", float(v))
         if test:
             full[c.cell_id] = test
         for k, v in scalars(test).items():
