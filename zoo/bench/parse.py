@@ -162,8 +162,7 @@ def _resolve(raw: dict[str, Any], chk: _Checker, default_name: str | None, quick
                 chk.fail(path, f"{key!r} is already a {seen_role[key]} setting; a setting has one role.")
             stages.check_axis(chk, plan, path, key)
             if role == "scientific" and isinstance(value, Mapping):  # named variants: the key is a label
-                if key in RESERVED:
-                    chk.fail(path, f"{key!r} cannot be set here: {RESERVED[key]}.")
+                _check_reserved(chk, path, key)
             else:
                 _check_name(chk, path, key, problems, tables)
             seen_role[key] = role
@@ -296,9 +295,13 @@ def _parse_problem(
     return Problem(pid, model, data, kind, {k: v for k, v in checked_opts.items() if k in opts}, checked_params)
 
 
-def _check_name(chk: _Checker, path: str, key: str, problems: Sequence[Problem], tables: Mapping[str, Table]) -> None:
+def _check_reserved(chk: _Checker, path: str, key: str) -> None:
     if key in RESERVED:
         chk.fail(path, f"{key!r} cannot be set here: {RESERVED[key]}.")
+
+
+def _check_name(chk: _Checker, path: str, key: str, problems: Sequence[Problem], tables: Mapping[str, Table]) -> None:
+    _check_reserved(chk, path, key)
     for p in problems:
         if key not in tables[p.id]:
             chk.fail(path, f"problem {p.id}: {UnknownNameError(f'argument for model {p.model!r}', key, tables[p.id])}")

@@ -401,8 +401,8 @@ def check_shapes(chk: Any, cells: Sequence[Cell], plan: StagePlan) -> None:
                 same = inputs(st.data, st_params) == inputs(cell.data, cell.params)  # then no data is read...
 
                 def shapes_differ(load: bool) -> str | None:
-                    return _mismatch(name, cell, *_shapes(st.model, kwargs(st.model, st.data, st_params, load)),
-                                     *_shapes(cell.model, kwargs(cell.model, cell.data, cell.params, load)))
+                    return _mismatch(name, cell, _shapes(st.model, kwargs(st.model, st.data, st_params, load)),
+                                     _shapes(cell.model, kwargs(cell.model, cell.data, cell.params, load)))
 
                 msg = msg or shapes_differ(not same)
                 if msg and same and msg.startswith(f"problem {cell.problem} starts from"):
@@ -418,7 +418,7 @@ def check_shapes(chk: Any, cells: Sequence[Cell], plan: StagePlan) -> None:
                 implied = entry.from_data(DataInfo.from_dict(card["data"])) if entry.from_data and card.get("data") else {}
                 src = {k: v for k, v in card["kwargs"].items() if k in fields}
                 msg = _other_settings(name, cell, {k: v for k, v in src.items() if k not in implied}, mine) or _mismatch(
-                    name, cell, *_shapes(card["model"], src), *_shapes(cell.model, kwargs(cell.model, cell.data, cell.params, True)))
+                    name, cell, _shapes(card["model"], src), _shapes(cell.model, kwargs(cell.model, cell.data, cell.params, True)))
         except ZooError as e:
             chk.fail("", f"problem {cell.problem}: {e}")
         if msg:
@@ -453,10 +453,10 @@ def _shapes(model: str, kw: Mapping[str, Any]) -> tuple[dict[str, tuple[int, ...
     return {k: tuple(v.shape) for k, v in m.state_dict().items()}, head_names(m), rows
 
 
-def _mismatch(name: str, cell: Cell, src: dict[str, tuple[int, ...]], _: Any, __: Any,
-              mine: dict[str, tuple[int, ...]], heads: tuple[str, ...], rows: set[str]) -> str | None:
-    """Why ``cell`` cannot load a checkpoint of shapes ``src`` (its head and ``reinit`` layers aside, and
-    the row counts of its vocabulary tensors), or None."""
+def _mismatch(name: str, cell: Cell, source: tuple, target: tuple) -> str | None:
+    """Why ``cell`` (``target``: its model's :func:`_shapes`) cannot load a checkpoint of ``source``'s shapes
+    (its head and ``reinit`` layers aside, and the row counts of its vocabulary tensors), or None."""
+    src, mine, heads, rows = source[0], *target
     skip = (*heads, *(cell.params.get("reinit") or ()))
 
     def under(k: str) -> bool:
