@@ -230,10 +230,13 @@ def _resolve(raw: dict[str, Any], chk: _Checker, default_name: str | None, quick
     if keep not in KEEP:
         chk.fail("keep", f"must be one of {', '.join(KEEP)}, got {_shown(keep)}.", list(KEEP))
 
+    baselines = _parse_baselines(chk, raw.get("baselines", []), name)
+
     study = Study(
         name=name, source=source, problems=tuple(problems), axes=tuple(axes), seeds=seeds, budget=budget,
         search=search, data_options=common_opts, target=target, description=description, quick=quick,
         dropped=tuple(dropped), exclude=exclude, stages=plan and dataclasses.replace(plan, budget=budget), keep=keep,
+        baselines=baselines,
     )
     if exclude and not study.size():
         chk.fail("exclude", "the rules exclude every configuration of the study; nothing would run.")
@@ -509,6 +512,20 @@ def _parse_exclude(chk: _Checker, value: Any, axes: Sequence[Axis], problems: Se
             out[key] = vals
         rules.append(out)
     return tuple(rules)
+
+
+def _parse_baselines(chk: _Checker, value: Any, name: str) -> tuple[str, ...]:
+    """Study names (their stores sit beside this study's), each once, not this study itself."""
+    if not isinstance(value, list):
+        chk.fail("baselines", f"must be a list of study names, got {_shown(value)}.")
+    for i, b in enumerate(value):
+        if not isinstance(b, str) or not NAME_RE.match(b):
+            chk.fail(f"baselines[{i}]", f"must be a study name (letters, digits, _ . -), got {_shown(b)}.")
+        if b == name or b == name.removesuffix("-quick"):
+            chk.fail(f"baselines[{i}]", f"names this study itself ({b!r}); a baseline is another study.")
+    if len(set(value)) != len(value):
+        chk.fail("baselines", f"names a study twice: {value}.")
+    return tuple(value)
 
 
 def _parse_target(chk: _Checker, value: Any) -> dict[str, Any] | None:

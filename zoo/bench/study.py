@@ -88,6 +88,7 @@ TOP_KEYS: dict[str, str] = {
     "budget": "max_epochs, max_steps and/or max_time (seconds)",
     "target": "{metric: val_..., value: number, mode: min|max}",
     "search": "grid, {random: N, seed: S} or {sampler: tpe|random|qmc|grid|nsga2, n_trials: N, seed, pruner, objective (or objectives: [METRIC max|min, ...]), seeds_per_trial}",
+    "baselines": "studies whose best configuration the report measures this one against, on the problems they share: [name, ...] (their stores beside this one's)",
     "keep": "which cells keep their checkpoint: none (default), all, or best (each problem's best; zoo bench best)",
     "exclude": "combinations not to run: a list of {axis: value or [values]} rules, e.g. [{norm: none, norm_position: after}]",
     "stages": "source stages: {name: {model, data, data_options, params, budget, start_from, transfer}} (zoo/bench/stages.py)",
@@ -190,6 +191,8 @@ class Study:
     """A :class:`zoo.bench.stages.StagePlan`: source stages and what the cells start from (None: none)."""
     keep: str = "none"
     """Which cells keep their checkpoint: none, all, or best (each problem's best by :func:`zoo.bench.best.rank`)."""
+    baselines: tuple[str, ...] = ()
+    """Studies the report measures this one against (zoo/report/baselines.py): their stores sit beside this one's."""
 
     def excluded(self, values: dict[str, Any]) -> bool:
         """Whether a configuration's axis values match one of the :attr:`exclude` rules."""
@@ -220,13 +223,14 @@ class Study:
                 **({"exclude": [{k: list(v) for k, v in r.items()} for r in self.exclude]} if self.exclude else {}),
                 **({"stages": self.stages.to_json()} if self.stages else {}),
                 **({"keep": self.keep} if self.keep != "none" else {}),
+                **({"baselines": list(self.baselines)} if self.baselines else {}),
             }
         )
 
     def identity(self) -> str:
         """What must match for two runs to share a store: everything but the description and source path."""
         d = self.to_json()
-        for k in ("description", "source", "keep"):  # keep: which files stay, not what is measured
+        for k in ("description", "source", "keep", "baselines"):  # which files stay and what the report compares with: not what is measured
             d.pop(k, None)
         return canonical(d)
 
