@@ -44,7 +44,7 @@ def _set(raw, path, value):
 def bad_studies(draw):
     """(text of a study file, use --quick): each breaks exactly one rule of the format."""
     raw = copy.deepcopy(tiny_study())
-    kind = draw(st.integers(0, 21))
+    kind = draw(st.integers(0, 22))
     quick = False
     if kind == 0:  # unknown top-level key
         raw[draw(NAMES.filter(lambda k: k not in TOP_KEYS))] = draw(JUNK)
@@ -128,6 +128,8 @@ def bad_studies(draw):
         raw["problems"] = draw(st.sampled_from([["wide_deep_tiny-digits"], ["char_gru_tiny-digits"], ["mlp_tiny-w2v_tiny"]]))
     elif kind == 20:  # bad name
         raw["name"] = draw(st.one_of(st.just("a b"), st.just("../x"), st.just(""), st.integers(), st.just("-x")))
+    elif kind == 21:  # baselines: not a list of other studies' names
+        raw["baselines"] = draw(st.sampled_from([["tiny"], "schedules", ["a b"], ["x", "x"], [3], [None]]))
     else:  # a different study under the name of the one already stored
         raw["seeds"] = draw(st.integers(2, 5))
     return yaml.safe_dump(raw, sort_keys=False), quick

@@ -315,13 +315,14 @@ ENV = {"git_commit": "0123456789abcdef0123456789abcdef01234567", "python": "3.11
 def make_store(root: Path, name: str, *, problems: list[str], scientific: dict[str, list], nuisance: dict[str, list],
                fixed: dict[str, Any], seeds: list[int], epochs: int = 8, target: dict | None = None,
                inject: dict[str, tuple[str, dict[str, Any], int]] | None = None, lr_range: tuple[str, ...] = (),
-               fabricated_grid: dict[str, list] | None = None) -> Path:
+               fabricated_grid: dict[str, list] | None = None, study_extra: dict[str, Any] | None = None) -> Path:
     """Write ``root/name`` with one cell per problem × axes × seed.
 
     ``lr_range`` names the problems whose first seed stores an LR range test.
     ``inject`` maps a status (error, oom, skipped, pending, diverged) to (problem, axis values, seed)
     of the cell that gets it. ``fabricated_grid`` restricts the nuisance grid of fabricated
-    families (their cells are slow in real life, studies run fewer of them).
+    families (their cells are slow in real life, studies run fewer of them). ``study_extra``: more
+    study.json keys (e.g. ``baselines``).
     """
     axes = {**{a: {"role": "scientific", "values": v} for a, v in scientific.items()},
             **{a: {"role": "nuisance", "values": v} for a, v in nuisance.items()},
@@ -331,7 +332,7 @@ def make_store(root: Path, name: str, *, problems: list[str], scientific: dict[s
                            "data_options": {}, "params": {}} for p in problems],
              "axes": axes, "scientific": list(scientific), "nuisance": list(nuisance), "fixed": fixed,
              "data_options": {}, "seeds": seeds, "budget": {"max_epochs": epochs}, "search": {"kind": "grid"},
-             "target": target}
+             "target": target, **(study_extra or {})}
     inject = inject or {}
     names = list(scientific) + list(nuisance)
     plan = []

@@ -43,6 +43,7 @@ from zoo.report import document as D
 from zoo.report import stats as S
 from zoo.report import tables as T
 from zoo.report.base import class_names
+from zoo.report.baselines import baseline_blocks
 from zoo.report.detail import FAMILY_TITLES, DetailSections
 from zoo.report.dynamics import DynamicsSections
 from zoo.report.fmt import fmt, fmt_seconds
@@ -124,6 +125,7 @@ class _Builder(TransferSections, VerdictSections, DetailSections, DynamicsSectio
         doc.add(D.Para(" · ".join(f"[{t}](#{a})" for t, a in self.toc())))
         doc.add(*self.transfer_section())
         doc.add(*self.verdict_section())
+        doc.add(*baseline_blocks(self))
         doc.add(*pareto_blocks(self))
         doc.add(*self.classification_section())
         doc.add(*self.family_sections())
@@ -136,6 +138,8 @@ class _Builder(TransferSections, VerdictSections, DetailSections, DynamicsSectio
     def toc(self) -> list[tuple[str, str]]:
         kinds = set(self.table.kinds.values())
         out = ([("Transfer", "transfer")] if self.has_transfer() else []) + [("Verdict", "verdict")]
+        if self.store.study.get("baselines"):
+            out.append(("Against the baselines", "baselines"))
         search = self.store.study.get("search")
         if isinstance(search, dict) and search.get("objectives"):
             out.append(("Pareto front", "pareto"))

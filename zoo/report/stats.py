@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from zoo.record import DIVERGED, OK
+from zoo.record import DIVERGED, OK, PRUNED
 from zoo.report.tables import Table, canon, check_metric, native, problem_metric, show, source_stages
 from zoo.report.tables import isnan as _isnan
 from zoo.report.tables import mode as metric_mode
@@ -267,11 +267,13 @@ def best_over_nuisance(table: Table, problem: str, axis: str | None, metric: str
     axes with the best mean validation ``metric`` over its seeds, and its test metric per seed.
 
     A configuration with a diverged seed ranks after every configuration without one (a
-    setting that blows up is not the best one, whatever its other seeds score). Cells that
-    errored, ran out of memory or were skipped say nothing about the setting and are left out.
+    setting that blows up is not the best one, whatever its other seeds score), and so does a
+    search's trial that its pruner stopped on any seed (the pruner judged it poor; the seeds it
+    let finish are not the trial's value). Cells that errored, ran out of memory or were skipped
+    say nothing about the setting and are left out.
     """
     df = table.rows
-    df = df[(df.problem == problem) & df.status.isin([OK, DIVERGED])]
+    df = df[(df.problem == problem) & df.status.isin([OK, DIVERGED, PRUNED])]
     if df.empty:
         return []
     sci = [a for a in table.store.scientific_axes if a in df.columns]
@@ -291,6 +293,8 @@ def best_over_nuisance(table: Table, problem: str, axis: str | None, metric: str
     for _, g in df.groupby("_value", sort=False):
         value = native(g.iloc[0][axis]) if axis else None
         configs = []
+        if not g.status.isin([OK, DIVERGED]).any():  # only pruned cells: nothing finished for this value
+            continue
         for config_key, h in g.groupby("_config", sort=False):
             ok = h[h.status == OK]
             sel = ok[select_col].dropna() if select_col in ok else pd.Series(dtype=float)
@@ -302,7 +306,8 @@ def best_over_nuisance(table: Table, problem: str, axis: str | None, metric: str
         def rank(cfg: tuple) -> tuple:
             _, h, _, score, _, n_div = cfg
             finite = math.isfinite(score)
-            return (n_div > 0, not finite, -score if (finite and select_mode == "max") else (score if finite else 0.0))
+            return (n_div > 0, bool((h.status == PRUNED).any()), not finite,
+                    -score if (finite and select_mode == "max") else (score if finite else 0.0))
 
         configs.sort(key=rank)
         best_key, h, ok, score, _, _ = configs[0]
