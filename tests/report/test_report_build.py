@@ -394,5 +394,5 @@ def test_shipped_reports_are_small_and_say_how_to_regenerate():
         assert sorted(base64.b64decode(b) for b in embedded) == sorted(p.read_bytes() for p in (d / "figures").glob("*.png"))
         for text in (html, readme):
             assert "git_dirty" not in text and "Code: commit" in text, d.name
-            assert re.search(rf"on a fresh clone the study is re-run first: (`|<code>)zoo bench {d.name}\b[^`<]* (&&|&amp;&amp;) "
+            assert re.search(rf"on a fresh clone the study is re-run first: (`|<code>)(zoo bench [\w.-]+ (&&|&amp;&amp;) )*zoo bench {d.name}\b[^`<]* (&&|&amp;&amp;) "
                              rf"zoo report runs/{d.name}(`|</code>) \(\d+ cells", text), d.name

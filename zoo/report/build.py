@@ -176,7 +176,8 @@ class _Builder(TransferSections, VerdictSections, DetailSections, DynamicsSectio
         source = str(s.study.get("source") or "")
         shipped = Path(source).parent.name == "benchmarks" and Path(source).suffix in (".yaml", ".yml")
         study = Path(source).stem if shipped else (source or "STUDY_FILE")
-        bench = f"zoo bench {study}" + (" --quick" if s.study.get("quick") else "")
+        quick = " --quick" if s.study.get("quick") else ""
+        bench = " && ".join(f"zoo bench {b}{quick}" for b in [*(s.study.get("baselines") or []), study])  # baselines first
         report = f"zoo report runs/{s.name}{self.options}"
         secs = pd.to_numeric(self.rows.get("seconds", pd.Series(dtype=float)), errors="coerce")
         ran = self.rows.status.isin([R.OK, R.DIVERGED]) & secs.notna()
