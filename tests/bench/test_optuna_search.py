@@ -321,7 +321,8 @@ def test_shipped_search_study_parses():
     for s in (full, quick):
         assert s.adaptive and s.cells() == []
         assert (s.search["sampler"], s.search["pruner"], s.search["objective"]) == ("tpe", "hyperband", "val_acc")
-    assert full.problems[0].data == "fashion_mnist" and full.problems[0].data_options == {"limit": 20000} and full.size() == 60 and full.seeds == (0, 1, 2) and quick.size() == 6
+    assert full.problems[0].data == "fashion_mnist" and full.problems[0].data_options == {"limit": 20000} and full.size() == 36 and full.seeds == (0, 1, 2) and quick.size() == 6
+    assert full.baselines == ("schedules", "optimizers") and full.budget == {"max_epochs": 15}
     assert {a.name for a in full.role("nuisance")} == {"hidden", "dropout", "lr", "batch_size"}
 
 
