@@ -15,7 +15,6 @@ the command that makes it.
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -51,15 +50,16 @@ def _config(e: S.Entry) -> str:
     return ", ".join(f"{k}={T.show(v)}" for k, v in e.config.items()) or "its only configuration"
 
 
-def _store(sec: Any, name: str) -> tuple[T.Table | None, Path]:
-    root = Path(sec.store.root).parent
-    path = root / (f"{name}-quick" if sec.store.study.get("quick") else name)
+def _store(sec: Any, name: str) -> tuple[T.Table | None, str]:
+    """The baseline's table, or None and the line that says why (no store there, or one that does not read)."""
+    quick = " --quick" if sec.store.study.get("quick") else ""
+    path = sec.store.root.parent / (f"{name}-quick" if quick else name)
     if not (path / "study.json").is_file():
-        return None, path
+        return None, f"Baseline `{name}`: no store at `{path}`; `zoo bench {name}{quick}` makes it, then this report again."
     try:
-        return T.cell_table(T.load(path)), path
-    except ZooError:
-        return None, path
+        return T.cell_table(T.load(path)), ""
+    except ZooError as e:
+        return None, f"Baseline `{name}`: its store at `{path}` does not read ({e})."
 
 
 def baseline_blocks(sec: Any) -> list[D.Block]:
@@ -75,18 +75,17 @@ def baseline_blocks(sec: Any) -> list[D.Block]:
         "are paired over the seeds both have (" + S.PAIRED_METHOD + ").")]
     tables: list[tuple[str, T.Table]] = []
     for name in names:
-        table, path = _store(sec, name)
+        table, why = _store(sec, name)
         if table is None:
-            bench = f"zoo bench {name}" + (" --quick" if sec.store.study.get("quick") else "")
-            blocks.append(D.Para(f"Baseline `{name}`: no store at `{path}`; `{bench}` makes it, then this report again."))
+            blocks.append(D.Para(why))
         else:
             tables.append((name, table))
     rows, sentences = [], []
     for problem in sec.compared_problems:
         mine, metric, mode = _best(sec.table, problem)
-        cost = _cpu(sec.rows, problem)
         if mine is None:
             continue
+        cost = _cpu(sec.rows, problem)
         rows.append(_row(problem, f"**{sec.store.name}** (this study)", mine, cost))
         for name, table in tables:
             if problem not in table.store.problems:
