@@ -30,6 +30,30 @@ def test_save_load_gives_identical_outputs(trained):
     assert card["kwargs"]["norm"] == "batch" and card["num_parameters"] == sum(p.numel() for p in res.task.model.parameters())
 
 
+@pytest.mark.parametrize("storage", ["float16", "bfloat16"])
+def test_half_precision_storage_halves_the_file_and_loads_the_rounded_weights(trained, tmp_path, storage):
+    res, ckpt = trained
+    half = save_checkpoint(res.task, tmp_path / storage, metrics=res.metrics, storage=storage)
+    full = read_card(ckpt)
+    card = read_card(half)
+    assert card["storage"] == storage and full["storage"] == "float32"
+    # Two bytes a number instead of four (the safetensors header differs only in its offsets' digits).
+    floats = sum(v.numel() for v in res.task.model.state_dict().values() if v.is_floating_point())
+    assert abs(full["weights_bytes"] - card["weights_bytes"] - 2 * floats) < 64
+    loaded = load_checkpoint(half)
+    want = getattr(torch, storage)
+    for key, value in res.task.model.state_dict().items():
+        got = loaded.model.state_dict()[key]
+        assert got.dtype == value.dtype, key  # widened back: the model computes in float32 as trained
+        rounded = value.to(want).to(value.dtype) if value.is_floating_point() else value
+        assert torch.equal(got, rounded), key  # rounded once, exactly
+    x = res.data.inputs("test")[:50]
+    assert torch.allclose(loaded.eval()(x), res.task.eval()(x), atol=0.05)
+    with pytest.raises(UnknownNameError, match="unknown storage .int8."):
+        save_checkpoint(res.task, tmp_path / "int8", storage="int8")
+    assert not (tmp_path / "int8").exists()
+
+
 def _copy(ckpt, tmp_path):
     import shutil
 
@@ -166,6 +190,7 @@ def test_a_rewritten_card_with_the_same_fields_loads(trained, tmp_path):
         (["model"], "", "'model' must be a model name"),
         (["digest"], 7, "'digest' must be a 64-character"),
         (["format"], "zoobench-checkpoint/1", "is a zoobench-checkpoint/1 card"),
+        (["storage"], "float8", "'storage' must be one of float32, float16, bfloat16"),
     ],
 )
 def test_wrong_types_in_the_card_are_one_line(trained, tmp_path, field, value, needle):

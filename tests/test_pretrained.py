@@ -18,7 +18,7 @@ import torch
 
 import zoo
 from zoo import hub
-from zoo.checkpoint import load_checkpoint, save_checkpoint
+from zoo.checkpoint import load_checkpoint, read_card, save_checkpoint
 from zoo.cli import main
 from zoo.config import LoopConfig
 from zoo.data import load
@@ -26,6 +26,7 @@ from zoo.data.core import DataInfo, TensorDataModule
 from zoo.engine import fit
 from zoo.errors import CheckpointError, ConfigError, DataError, UnknownNameError
 from zoo.pretrained import get_pretrained
+from zoo.training import load_data
 from zoo.transfer import backbone_blocks, frozen_norms, unfreeze_top
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -169,6 +170,31 @@ def test_cli_list_and_show(capsys):
     out = capsys.readouterr().out
     for text in ("benchmarks/recipes/mlp-wine.yaml", "CC BY 4.0", "parameters  3,267", "class_0, class_1, class_2"):
         assert text in out
+
+
+def test_pack_stores_half_precision_and_scores_the_weights_as_stored(tmp_path, capsys):
+    out = tmp_path / "mlp-wine"
+    assert main(["pretrained", "pack", "mlp-wine", "--id", "mlp-wine", "--storage", "float16", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    card = read_card(out)
+    source = read_card(hub.folder_of("mlp-wine")[0])
+    assert card["storage"] == "float16" and card["weights_bytes"] < 0.6 * source["weights_bytes"]
+    assert card["num_parameters"] == source["num_parameters"] and card["config"] == source["config"]
+    assert f"{card['sha256']!r}, {card['weights_bytes']}" in printed
+    # The card's figures are those of the file as stored: evaluated again from it, they are equal.
+    task = zoo.load_pretrained(out)
+    dm = load_data("wine", batch_size=card["batch_size"], seed=card["seed"], data_options=card["data_options"])
+    for split in ("val", "test"):
+        metrics, _ = task.evaluate(getattr(dm, f"{split}_dataloader")())
+        assert metrics["loss"] == card["metrics"][split]["loss"] != source["metrics"][split]["loss"]
+    # A second pack into the same folder, an id of another checkpoint, a precision that does not exist.
+    for argv, needle in ((["--id", "mlp-wine", "--out", str(out)], "exists; pack into a new folder"),
+                         (["--id", "mlp-mnist", "--out", str(tmp_path / "x")], "it must be mlp-wine[-TAG]"),
+                         (["--id", "mlp-wine", "--storage", "int8", "--out", str(tmp_path / "y")], "unknown storage 'int8'")):
+        assert main(["pretrained", "pack", "mlp-wine", *argv]) == 2
+        err = capsys.readouterr().err
+        assert needle in err and err.count("\n") == 1
+    assert read_card(out) == card and not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
 
 
 # ----------------------------------------------------------------------------- fine-tuning

@@ -2,7 +2,8 @@
 
 A checkpoint is a folder::
 
-    model.safetensors   the model's state dict (no optimizer state)
+    model.safetensors   the model's state dict (no optimizer state), its floating tensors
+                        in the card's ``storage`` precision (float32 unless said)
     card.json           what it is: model name and kwargs, task, optimizer config,
                         data info (class names, vocabularies), metrics per split,
                         the study cell or run config that produced it, library versions,
@@ -55,6 +56,10 @@ MAX_CARD_BYTES = 8 << 20
 """A card holds vocabularies (a word2vec card of 70,000 words is ~1.5 MB); 8 MiB bounds what a load reads."""
 MAX_WEIGHTS_BYTES = 1 << 40
 """model.safetensors must also match the size recorded in the card, which is read first."""
+STORAGE = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+"""Precisions a checkpoint's floating tensors can be stored in. A half-precision file is half the
+size (the shipped zoo's budget); loading widens the tensors back to float32, so the model computes
+as trained, with weights rounded once. A card's metrics are measured on the weights as stored."""
 
 
 def versions() -> dict[str, str]:
@@ -77,11 +82,15 @@ def card_digest(card: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode("ascii")).hexdigest()
 
 
-def save_checkpoint(task, directory: str | Path, *, metrics: dict[str, Any] | None = None, **extra: Any) -> Path:
+def save_checkpoint(task, directory: str | Path, *, metrics: dict[str, Any] | None = None, storage: str = "float32",
+                    **extra: Any) -> Path:
     """Write ``task``'s model and card into ``directory`` (created; must not hold a checkpoint).
 
-    ``extra`` adds fields to the card (``fit``, ``config``, ...); they are covered by the digest.
+    ``storage``: the precision of the floating tensors in the file (:data:`STORAGE`); the card
+    records it. ``extra`` adds fields to the card (``fit``, ``config``, ...); they are covered by
+    the digest.
     """
+    check_choice("storage", storage, tuple(STORAGE))
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     if (directory / CARD).exists():
@@ -89,7 +98,7 @@ def save_checkpoint(task, directory: str | Path, *, metrics: dict[str, Any] | No
     spec = getattr(task, "zoo_spec", None)
     if spec is None:
         raise CheckpointError("only modules made by zoo.create can be saved as zoo checkpoints.")
-    state = {k: v.detach().cpu().contiguous() for k, v in task.model.state_dict().items()}
+    state = {k: stored(v.detach().cpu(), storage).contiguous() for k, v in task.model.state_dict().items()}
     weights = directory / WEIGHTS
     data = save_bytes(state)
     write_bytes_atomic(weights, data)  # Python's own writes: a full disk is an OSError (ENOSPC), not a Rust panic text
@@ -102,6 +111,7 @@ def save_checkpoint(task, directory: str | Path, *, metrics: dict[str, Any] | No
         "versions": versions(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         **extra,
+        "storage": storage,
         "weights_bytes": len(data),
         "sha256": hashlib.sha256(data).hexdigest(),
     })
@@ -156,6 +166,7 @@ SCHEMA: dict[str, tuple[Check, str, bool]] = {
     "data_options": (_dict, "an object", False),
     "fit": (_opt(_dict), "an object or null", False),
     "config": (_opt(_dict), "an object or null", False),
+    "storage": (lambda v: v in STORAGE, f"one of {', '.join(STORAGE)}", False),
     "weights_bytes": (_int, "a non-negative integer", True),
     "sha256": (_hex64, "a 64-character lowercase hex sha256", True),
 }
@@ -228,8 +239,14 @@ def read_card(directory: str | Path) -> dict[str, Any]:
     return card
 
 
+def stored(tensor: torch.Tensor, storage: str) -> torch.Tensor:
+    """``tensor`` in the precision ``storage`` if it is floating (integer buffers stay as they are)."""
+    return tensor.to(STORAGE[storage]) if tensor.is_floating_point() else tensor
+
+
 def load_state(directory: str | Path, card: dict[str, Any]) -> dict[str, torch.Tensor]:
-    """The verified state dict of a checkpoint folder (``card`` from :func:`read_card`)."""
+    """The verified state dict of a checkpoint folder (``card`` from :func:`read_card`), floating
+    tensors widened to float32 when the card says they are stored in less."""
     weights = Path(directory) / WEIGHTS
     if not weights.exists() and not weights.is_symlink():
         raise CheckpointError(f"checkpoint {directory} has a card but no {WEIGHTS}.")
@@ -242,9 +259,11 @@ def load_state(directory: str | Path, card: dict[str, Any]) -> dict[str, torch.T
             "re-download or re-train it."
         )
     try:
-        return load_bytes(data)  # the bytes that were hashed: nothing can swap the file in between
+        state = load_bytes(data)  # the bytes that were hashed: nothing can swap the file in between
     except Exception as e:  # safetensors raises its own error types for malformed files
         raise CheckpointError(f"cannot read {weights}: {' '.join(str(e).split())[:200]}") from None
+    storage = card.get("storage", "float32")
+    return state if storage == "float32" else {k: stored(v, "float32") for k, v in state.items()}
 
 
 def _under(key: str, layers: tuple[str, ...]) -> bool:

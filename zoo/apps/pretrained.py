@@ -1,8 +1,10 @@
-"""``zoo pretrained list [PATTERN]`` and ``zoo pretrained show ID``: the shipped checkpoints.
+"""``zoo pretrained list [PATTERN]``, ``zoo pretrained show ID`` and ``zoo pretrained pack``.
 
 The entries are :mod:`zoo.pretrained`'s (registered at the bottom of each family's file);
 ``show`` prints one entry as a model card and says where its files would be loaded from
-(``zoo/hub.py``) without downloading anything.
+(``zoo/hub.py``) without downloading anything. ``pack`` makes the files of a new entry from a
+trained checkpoint: its weights in a storage precision (``zoo/checkpoint.py`` ``STORAGE``),
+every split its card scored re-scored on the weights as stored, and the entry's fields printed.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import argparse
 import sys
 from typing import Any
 
-HELP = "list the pretrained checkpoints, or show one as a model card (zoo pretrained list|show)"
+HELP = "list the pretrained checkpoints, show one as a model card, or pack a trained one (zoo pretrained list|show|pack)"
 
 
 def add_commands(sub: Any, argv: list[str]) -> None:
@@ -22,6 +24,11 @@ def add_commands(sub: Any, argv: list[str]) -> None:
     ls.add_argument("pattern", nargs="?", default="*", help="shell-style pattern, e.g. 'mlp-*' (default: all)")
     show = actions.add_parser("show", help="the model card of one pretrained checkpoint")
     show.add_argument("id", help="a pretrained id (zoo pretrained list shows them)")
+    pack = actions.add_parser("pack", help="a trained checkpoint as the files of a pretrained entry, re-scored as stored")
+    pack.add_argument("source", help="a checkpoint folder (a run's checkpoint/) or a pretrained id")
+    pack.add_argument("--id", required=True, help="the entry's id, <model>-<dataset>[-<tag>]")
+    pack.add_argument("--storage", default="float32", help="precision of the stored weights: float32, float16 or bfloat16")
+    pack.add_argument("--out", help="folder to write (new; default weights/ID)")
     p.set_defaults(run=cmd_pretrained)
 
 
@@ -35,7 +42,7 @@ def _figure(entry) -> str:
 
 
 def cmd_pretrained(args: argparse.Namespace) -> int:
-    return {"list": cmd_list, "show": cmd_show}[args.action](args)
+    return {"list": cmd_list, "show": cmd_show, "pack": cmd_pack}[args.action](args)
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -79,4 +86,68 @@ def cmd_show(args: argparse.Namespace) -> int:
     if e.notes:
         lines.insert(1, f"  note        {e.notes}")
     print("\n".join(lines))
+    return 0
+
+
+KEPT = ("seed", "batch_size", "data_options", "fit", "config", "origin", "parent")
+"""Card fields a packed checkpoint carries over from its source (the rest is made anew)."""
+
+
+def pack(source: str, id: str, *, storage: str = "float32", out: str | None = None) -> tuple[Any, dict[str, Any]]:
+    """Write ``source`` as the files of pretrained entry ``id`` into ``out`` (default ``weights/<id>``).
+
+    The weights are rounded to ``storage`` first and every split the source's card scored is
+    scored again on them, on the card's data, so the new card's metrics are those of the file
+    as shipped. Returns (the new folder, the new card).
+    """
+    from pathlib import Path
+
+    from zoo.checkpoint import STORAGE, load_checkpoint, read_card, save_checkpoint, stored
+    from zoo.errors import ConfigError, check_choice
+    from zoo.hub import folder_of
+    from zoo.pretrained import SPLITS
+    from zoo.training import load_data
+
+    check_choice("storage", storage, tuple(STORAGE))
+    folder, _ = folder_of(source)
+    task = load_checkpoint(folder)
+    card = task.card
+    model, dataset = card["model"], (card.get("data") or {}).get("name")
+    if not dataset:
+        raise ConfigError(f"{source} does not record its dataset, so its metrics cannot be measured again.")
+    if not (id == f"{model}-{dataset}" or id.startswith(f"{model}-{dataset}-")):
+        raise ConfigError(f"id {id!r} does not name this checkpoint: it must be {model}-{dataset}[-TAG].")
+    dest = Path(out) if out else Path("weights") / id
+    if dest.exists():
+        raise ConfigError(f"{dest} exists; pack into a new folder (nothing was overwritten).")
+    task.model.load_state_dict({k: stored(v, storage) for k, v in task.model.state_dict().items()})
+    dm = load_data(dataset, batch_size=card.get("batch_size") or 256, seed=card.get("seed", 0),
+                   data_options=card.get("data_options"))
+    task.use_data(dm)
+    metrics = {}
+    for split in (s for s in SPLITS if s in (card.get("metrics") or {})):
+        metrics[split], _ = task.evaluate(getattr(dm, f"{split}_dataloader")())
+    kept = {k: card[k] for k in KEPT if k in card}
+    save_checkpoint(task, dest, metrics=metrics, storage=storage, **kept)
+    return dest, read_card(dest)
+
+
+def cmd_pack(args: argparse.Namespace) -> int:
+    import hashlib
+
+    from zoo.checkpoint import CARD, WEIGHTS, read_card
+    from zoo.hub import folder_of
+    from zoo.training import headline
+
+    before = read_card(folder_of(args.source)[0])["metrics"]
+    dest, card = pack(args.source, args.id, storage=args.storage, out=args.out)
+    for split, now in card["metrics"].items():
+        was = headline(before.get(split, {}))
+        print(f"{split}: " + "  ".join(f"{k} {v:.6g} (was {was[k]:.6g})" if k in was else f"{k} {v:.6g}"
+                                       for k, v in headline(now).items()))
+    files = [(f"weights/{args.id}/{n}", (dest / n).read_bytes()) for n in (WEIGHTS, CARD)]
+    print(f"wrote {dest}; its entry's files and parameters:")
+    print(f"    num_parameters={card['num_parameters']},")
+    print("    files=(" + ",\n           ".join(f"WeightFile({p!r}, {hashlib.sha256(b).hexdigest()!r}, {len(b)})"
+                                              for p, b in files) + "),")
     return 0
