@@ -124,6 +124,15 @@ def test_spa_eng_protocol(use_shared_data):
     assert 0.15 < extra["tgt_unk_rate"]["val"] < 0.25  # 1,000 words cover ~80% of Spanish tokens
     rows = sum(dm.num_samples(s) for s in ("train", "val", "test"))
     assert rows == 118_964
+    # A larger source vocabulary: the encoder sees more words; the targets (what is scored) are the same tensors.
+    wide = load("spa_eng", src_vocab_size=4000)
+    assert len(wide.info.extra["src_vocab"]["tokens"]) == 4000 and wide.info.extra["tgt_vocab"] == extra["tgt_vocab"]
+    assert wide.info.extra["src_vocab"]["tokens"][:1000] == extra["src_vocab"]["tokens"]
+    for split in ("train", "val", "test"):
+        assert torch.equal(wide.splits[split][1], dm.splits[split][1])
+        assert (wide.splits[split][0] == 1).float().mean() < (dm.splits[split][0] == 1).float().mean() / 2  # <unk>
+    with pytest.raises(ConfigError, match="src_vocab_size must be at least 3"):
+        load("spa_eng", src_vocab_size=2)
 
 
 def test_unknown_option_and_bad_sizes():

@@ -163,6 +163,8 @@ class SpaEngOptions(NumbersOptions):
     test_size: int = 9_482
     vocab_size: int = 1000
     """Tokens per side, specials included (most frequent training words)."""
+    src_vocab_size: int | None = None
+    """Source-side (English) tokens instead, specials included; None = vocab_size. A larger source vocabulary gives the encoder more words while the target side, and so what accuracy and BLEU are scored on, stays the same."""
     max_len: int = 50
     """Words kept per sentence (the model's limit; 50 as the book)."""
 

@@ -245,12 +245,17 @@ def translation_datamodule(
     eval_batch_size: int,
     seed: int,
     tokenizer_name: str = "words",
+    src_vocab_size: int | None = None,
 ) -> TranslationDataModule:
-    """Split ``pairs`` (val and test of ``sizes``, train the rest), build vocabularies on train, encode."""
-    check_positive("vocab_size", vocab_size, integer=True)
+    """Split ``pairs`` (val and test of ``sizes``, train the rest), build vocabularies on train, encode.
+
+    ``vocab_size`` tokens per side, or ``src_vocab_size`` on the source side when given."""
+    src_vocab_size = vocab_size if src_vocab_size is None else src_vocab_size
+    for key, value, specials in (("vocab_size", vocab_size, TGT_SPECIALS), ("src_vocab_size", src_vocab_size, SRC_SPECIALS)):
+        check_positive(key, value, integer=True)
+        if value < len(specials) + 1:
+            raise ConfigError(f"{key} must be at least {len(specials) + 1} (the specials and a word), got {value}.")
     check_positive("max_len", max_len, integer=True)
-    if vocab_size < len(TGT_SPECIALS) + 1:
-        raise ConfigError(f"vocab_size must be at least {len(TGT_SPECIALS) + 1} (the specials and a word), got {vocab_size}.")
     n_val, n_test = sizes
     for key, value in (("val_size", n_val), ("test_size", n_test)):
         check_positive(key, value, integer=True)
@@ -267,7 +272,7 @@ def translation_datamodule(
         check_positive("limit", limit, integer=True)
         train_idx = train_idx[:limit]  # the split is shuffled: a random subset
     train = [tokenized[i] for i in train_idx.tolist()]
-    src_vocab = Vocab.build((s for s, _ in train), max_size=vocab_size, specials=SRC_SPECIALS)
+    src_vocab = Vocab.build((s for s, _ in train), max_size=src_vocab_size, specials=SRC_SPECIALS)
     tgt_vocab = Vocab.build((t for _, t in train), max_size=vocab_size, specials=TGT_SPECIALS)
     splits = [encode_pairs([tokenized[i] for i in idx.tolist()], src_vocab, tgt_vocab, max_len) for idx in (train_idx, val_idx, test_idx)]
 
@@ -308,7 +313,8 @@ def spa_eng(o: SpaEngOptions) -> TranslationDataModule:
 
     return translation_datamodule(
         "spa_eng", read_spa_eng(), sizes=(o.val_size, o.test_size), split_seed=o.seed if o.split_seed is None else o.split_seed,
-        vocab_size=o.vocab_size, max_len=o.max_len, limit=o.limit, batch_size=o.batch_size, eval_batch_size=o.eval_batch_size, seed=o.seed,
+        vocab_size=o.vocab_size, src_vocab_size=o.src_vocab_size, max_len=o.max_len, limit=o.limit, batch_size=o.batch_size,
+        eval_batch_size=o.eval_batch_size, seed=o.seed,
     )  # fmt: skip
 
 
