@@ -72,3 +72,18 @@ def test_a_study_from_a_stage_of_other_characters_checks_and_another_width_is_re
     with pytest.raises(StudyError) as e:
         parse_study(_study(hidden=24), "t.yaml")
     assert "hidden=24" in str(e.value) and "\n" not in str(e.value)
+
+
+def test_a_cell_from_a_stage_of_other_characters_records_its_alignment(tmp_path):
+    import json
+
+    from zoo.bench.sweep import run_study
+
+    study = parse_study(_study(), "t.yaml")
+    assert run_study(study, out=tmp_path / "runs", quiet=True).counts["ok"] == 3
+    rows = {c.scientific.get("transfer"): json.loads((tmp_path / "runs" / study.name / c.cell_id / "result.json").read_text())
+            for c in study.cells()}
+    assert "vocab_alignment" not in rows["scratch"] and "vocab_alignment" not in rows[None]  # the source stage
+    report = rows["full"]["vocab_alignment"]["vocab"]
+    new = Vocab.from_dict(load("shakespeare_sample", lowercase=False).info.extra["vocab"])
+    assert report["tokens"] == len(new) and 0 < report["kept"] < len(new) and "T" in report["new"]

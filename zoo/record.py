@@ -103,7 +103,8 @@ FIELDS: dict[str, dict[str, Any]] = {
 }
 """Keys of one kind only. Cells may also carry ``epochs``, ``tuned`` (values a tuner chose, e.g.
 ``{"lr": ...}``), ``target_reached``, ``embeddings`` (the word2vec coverage report of
-``zoo/embeddings.py``, also in a run's ``spec``) and, in an Optuna search (zoo/bench/optuna_search.py),
+``zoo/embeddings.py``, also in a run's ``spec``), ``vocab_alignment`` (a checkpoint's vocabulary rows kept for this
+data's tokens, ``zoo/transfer.py`` ``align_vocab``, also in the spec) and, in an Optuna search (zoo/bench/optuna_search.py),
 ``search`` (``trial``, ``pruned_epoch``, ``epochs_saved``, ``attrs``); ``trainable_parameters``,
 ``class_names`` and ``target_unit`` (from the data, for the report's labels), ``trivial`` (an input-blind
 baseline's test metrics that stored predictions cannot give: a language model's unigram bits per character). An ``infer`` record (``zoo bench

@@ -375,8 +375,11 @@ def _train(cell: Cell, workdir: Path, result: dict[str, Any], log: Any, inputs: 
         result["target_unit"] = info.extra["target_unit"]
     if info is not None and "test" in (info.extra.get("unigram_bits_per_char") or {}):  # the LM's trivial baseline
         result["trivial"] = {"bits_per_char": info.extra["unigram_bits_per_char"]["test"]}
-    if "embeddings" in res.task.zoo_spec:  # word2vec coverage of a translator's embeddings (zoo/embeddings.py)
-        result["embeddings"] = res.task.zoo_spec["embeddings"]
+    # What loading did to the vocabularies: word2vec coverage of a translator's embeddings (zoo/embeddings.py),
+    # a checkpoint's rows aligned to this data's vocabulary (zoo/transfer.py align_vocab).
+    for key in ("embeddings", "vocab_alignment"):
+        if key in res.task.zoo_spec:
+            result[key] = res.task.zoo_spec[key]
     if cell.trial is not None:
         from zoo.bench import optuna_search
 
