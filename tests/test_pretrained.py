@@ -189,7 +189,8 @@ def test_pack_stores_half_precision_and_scores_the_weights_as_stored(tmp_path, c
         assert metrics["loss"] == card["metrics"][split]["loss"] != source["metrics"][split]["loss"]
     # A second pack into the same folder, an id of another checkpoint, a precision that does not exist.
     for argv, needle in ((["--id", "mlp-wine", "--out", str(out)], "exists; pack into a new folder"),
-                         (["--id", "mlp-mnist", "--out", str(tmp_path / "x")], "it must be mlp-wine[-TAG]"),
+                         (["--id", "mlp-mnist", "--out", str(tmp_path / "x")], "'mlp-mnist' must be mlp-wine[-TAG]"),
+                         (["--id", "mlp-wine-../x"], "'../x' must be lowercase letters, digits and _"),
                          (["--id", "mlp-wine", "--storage", "int8", "--out", str(tmp_path / "y")], "unknown storage 'int8'")):
         assert main(["pretrained", "pack", "mlp-wine", *argv]) == 2
         err = capsys.readouterr().err

@@ -30,6 +30,18 @@ _SHA256 = re.compile(r"[0-9a-f]{64}")
 _NAME = re.compile(r"[a-z0-9_]+")
 
 
+def id_problem(id: str, model: str, dataset: str) -> str | None:
+    """Why ``id`` cannot be the pretrained id of a ``model`` checkpoint trained on ``dataset`` (None: it can)."""
+    base = f"{model}-{dataset}"
+    if not isinstance(id, str) or not (id == base or id.startswith(base + "-")):
+        return f"pretrained id {id!r} must be {base}[-TAG] (<model>-<dataset>[-<tag>])."
+    tag = id[len(base) + 1:] if id != base else None
+    for part in filter(lambda p: p is not None, (model, dataset, tag)):
+        if not _NAME.fullmatch(part):
+            return f"pretrained id {id!r}: {part!r} must be lowercase letters, digits and _."
+    return None
+
+
 @dataclass(frozen=True)
 class WeightFile:
     """One file of a shipped checkpoint, as every copy of it must be."""
@@ -82,9 +94,9 @@ class PretrainedEntry:
         want = f"{self.model}-{self.dataset}" + (f"-{self.tag}" if self.tag else "")
         if self.id != want:
             raise ValueError(f"pretrained id {self.id!r} must be {want!r} (<model>-<dataset>[-<tag>]).")
-        for part in filter(None, (self.model, self.dataset, self.tag)):
-            if not _NAME.fullmatch(part):
-                raise ValueError(f"pretrained id {self.id!r}: {part!r} must be lowercase letters, digits and _.")
+        problem = id_problem(self.id, self.model, self.dataset)
+        if problem:
+            raise ValueError(problem)
         if self.split not in SPLITS:
             raise ValueError(f"pretrained {self.id!r}: split must be one of {SPLITS}, got {self.split!r}.")
         if not (self.recipe.startswith("benchmarks/recipes/") and self.recipe.endswith(".yaml")):

@@ -105,21 +105,22 @@ def pack(source: str, id: str, *, storage: str = "float32", out: str | None = No
     from zoo.checkpoint import STORAGE, load_checkpoint, read_card, save_checkpoint, stored
     from zoo.errors import ConfigError, check_choice
     from zoo.hub import folder_of
-    from zoo.pretrained import SPLITS
+    from zoo.pretrained import SPLITS, id_problem
     from zoo.training import load_data
 
     check_choice("storage", storage, tuple(STORAGE))
-    folder, _ = folder_of(source)
-    task = load_checkpoint(folder)
-    card = task.card
-    model, dataset = card["model"], (card.get("data") or {}).get("name")
-    if not dataset:
-        raise ConfigError(f"{source} does not record its dataset, so its metrics cannot be measured again.")
-    if not (id == f"{model}-{dataset}" or id.startswith(f"{model}-{dataset}-")):
-        raise ConfigError(f"id {id!r} does not name this checkpoint: it must be {model}-{dataset}[-TAG].")
     dest = Path(out) if out else Path("weights") / id
     if dest.exists():
         raise ConfigError(f"{dest} exists; pack into a new folder (nothing was overwritten).")
+    folder, _ = folder_of(source)
+    card = read_card(folder)
+    model, dataset = card["model"], (card.get("data") or {}).get("name")
+    if not dataset:
+        raise ConfigError(f"{source} does not record its dataset, so its metrics cannot be measured again.")
+    problem = id_problem(id, model, dataset)
+    if problem:
+        raise ConfigError(f"{problem} ({source} is a {model} checkpoint trained on {dataset}.)")
+    task = load_checkpoint(folder)
     task.model.load_state_dict({k: stored(v, storage) for k, v in task.model.state_dict().items()})
     dm = load_data(dataset, batch_size=card.get("batch_size") or 256, seed=card.get("seed", 0),
                    data_options=card.get("data_options"))
