@@ -39,7 +39,7 @@ COMMANDS: tuple[Command, ...] = (
             trains=True),
     Command("bench", "run a benchmark study (zoo bench status STUDY: its progress; zoo bench infer MODEL: inference latency)", "zoo.bench.cli", trains=True),
     Command("report", "write the report of a study's results store (Markdown, HTML, figures, CSV)", "zoo.report.cli"),
-    Command("pretrained", "list the pretrained checkpoints, or show one as a model card (zoo pretrained list|show)",
+    Command("pretrained", "list the pretrained checkpoints, show one as a model card, or pack a trained one (zoo pretrained list|show|pack)",
             "zoo.apps.pretrained"),
     Command("generate", "sample text from a character language-model checkpoint", "zoo.apps.generate"),
     Command("translate", "translate a sentence with a seq2seq checkpoint", "zoo.apps.translate"),
