@@ -112,6 +112,7 @@ def run_zoo(args: argparse.Namespace, seed: int) -> dict[str, Any]:
     test = res.metrics["test"]  # the task's word scores: zoo.eval_words, as score() for gensim
     return {"side": "zoo", "seed": seed, "seconds": seconds, "words_per_s": info["train_words"] * args.epochs / seconds,
             "examples_per_s": res.fit.throughput, "final_train_loss": res.fit.history[-1]["train_loss"],
+            "diverged": bool(res.fit.diverged),
             "vocab": [w for w, c in zip(wv.words, info["counts"]) if c > 0], "train_words": info["train_words"],
             **{k: test[k] for k in ("analogy_acc", "ws353_spearman", "simlex_spearman", "analogy_coverage", "ws353_coverage")}}  # fmt: skip
 
@@ -156,6 +157,9 @@ def main(argv: list[str] | None = None) -> int:
             pair[side] = r
             shown = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items() if k != "vocab"}
             print(json.dumps(shown), flush=True)
+            if r.get("diverged"):
+                print(f"zoo seed {seed} DIVERGED (training loss NaN after {r['seconds']:.1f} s): its scores are of broken vectors; "
+                      f"try a smaller --batch-size (now {args.batch_size}) or --lr (now {args.lr})", flush=True)
         if len(pair) == 2:
             same = set(pair["zoo"]["vocab"]) - {"<unk>"} == set(pair["gensim"]["vocab"]) - {"<unk>"}
             ratio = pair["zoo"]["words_per_s"] / pair["gensim"]["words_per_s"]
@@ -181,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         with open(args.json, "w") as f:
             json.dump([{k: v for k, v in r.items() if k != "vocab"} for r in runs], f, indent=2)
-    return 0
+    return 1 if any(r.get("diverged") for r in runs) else 0
 
 
 if __name__ == "__main__":
