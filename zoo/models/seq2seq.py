@@ -351,13 +351,16 @@ from zoo.pretrained import PretrainedEntry, WeightFile, register_pretrained  # n
 
 register_pretrained(PretrainedEntry(
     id="seq2seq_gru-spa_eng", model="seq2seq_gru", dataset="spa_eng", default=True,
-    summary="seq2seq_gru English->Spanish: bi-GRU encoder, GRU 512 decoder, additive attention; val token acc 0.736",
-    recipe="benchmarks/recipes/seq2seq_gru-spa_eng-512.yaml", split="val",
-    metrics={"loss": 1.1123023333831337, "acc": 0.736322820186615, "bleu": 0.2687232196331024},
-    num_parameters=4047336,
+    summary="seq2seq_gru English->Spanish, 4,000 words a side: bi-GRU encoder, GRU 512 decoder, additive attention; test BLEU 35.7",
+    recipe="benchmarks/recipes/seq2seq_gru-spa_eng-v4000.yaml", split="val",
+    metrics={"loss": 1.3209972693658478, "acc": 0.7174972295761108, "bleu": 0.35266146063804626},
+    num_parameters=7122336,
     licence="CC BY 2.0 (FR), the Tatoeba licence; attribution: www.manythings.org/anki and tatoeba.org",
     versions={"zoobench": "0.1.0", "torch": "2.13.0+cpu"},
-    notes="Below issue 11's bar (val token acc 0.76, BLEU 33): the best honest run here.",
-    files=(WeightFile("weights/seq2seq_gru-spa_eng/model.safetensors", "e8f6d73a7d238a303e84ffd892cc6b5466e8ede435007b3d73fc2e56f12974f0", 16191400),
-           WeightFile("weights/seq2seq_gru-spa_eng/card.json", "cebf568511f986fb93cb43ff36259705c53dfa6fe78ff79de4d5139046f2dd5e", 119946)),
+    notes=("Weights stored in float16 (zoo pretrained pack --storage float16), loaded as float32; the figures are of "
+           "the stored weights. Issue 11's BLEU bar (test >= 33) is reached: 35.7 greedy, 37.1 beam 4. Its token-accuracy bar "
+           "(val >= 0.76) is scored on the book's 1,000 target words; on 4,000 the task is harder (0.7175 here), "
+           "and the best on 1,000 words, seq2seq_gru-spa_eng-src8000.yaml, reached 0.746 (0.7475 trained for 20 epochs)."),
+    files=(WeightFile("weights/seq2seq_gru-spa_eng/model.safetensors", "810fee0ba8b7791cb1012b5db1b3009a42090b7047e08365088c19a37ee00b71", 14246712),
+           WeightFile("weights/seq2seq_gru-spa_eng/card.json", "0357b4afbf840f53fa6d5d83d0a1c526b6f803ea4dca13e4a9cd69ddcdc89c3a", 250016)),
 ))
