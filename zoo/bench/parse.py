@@ -115,8 +115,23 @@ def parse_study(
     full = None if quick else _resolve(copy.deepcopy(raw), chk, default_name, False, allow_missing)
     if quick_over is None:
         return full
-    fast = _resolve(_deep_merge(raw, quick_over), _Checker(source, quick_over), default_name, True, allow_missing)
+    merged = _deep_merge(raw, quick_over)
+    if isinstance(quick_over.get("problems"), list) and isinstance(raw.get("problems"), list):
+        merged["problems"] = _problems_by_id(quick_over["problems"], raw["problems"])
+    fast = _resolve(merged, _Checker(source, quick_over), default_name, True, allow_missing)
     return fast if quick else full
+
+
+def _problems_by_id(quick: list[Any], full: list[Any]) -> list[Any]:
+    """The quick form's problem list, where a name that is the id of one of the full form's
+    problem mappings stands for that mapping (its data_options, params and tag): the quick form
+    picks a subset of the problems, it does not redefine them."""
+    mappings = {}
+    for p in full:
+        if isinstance(p, Mapping) and isinstance(p.get("model"), str) and isinstance(p.get("data"), str):
+            tag = p.get("tag")
+            mappings[f"{p['model']}-{p['data']}" + (f"-{tag}" if tag is not None else "")] = p
+    return [copy.deepcopy(mappings[p]) if isinstance(p, str) and p in mappings else p for p in quick]
 
 
 def _resolve(raw: dict[str, Any], chk: _Checker, default_name: str | None, quick: bool, allow_missing: bool) -> Study:

@@ -16,7 +16,8 @@ learning tuning playbook)::
     budget: {max_epochs: 10}         # any of max_epochs, max_steps, max_time (seconds)
     target: {metric: val_acc, value: 0.95}          # optional: time to target
     search: grid                     # or {random: 8, seed: 0}
-    quick: {seeds: 1, budget: {max_epochs: 1}}      # overrides for `zoo bench --quick` (CI)
+    quick: {seeds: 1, budget: {max_epochs: 1}}      # overrides for `zoo bench --quick` (CI); a problem named
+                                                    #   there by id is the full form's (options and all)
 
 A problem may also be a mapping ``{model, data, tag, data_options, params}``;
 its ``params`` are fixed settings of that problem only.
