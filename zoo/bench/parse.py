@@ -79,18 +79,14 @@ def _shown(value: Any) -> str:
 
 
 def _join(path: str, key: Any) -> str:
-    if isinstance(key, int):
-        return f"{path}[{key}]"
-    return f"{path}.{key}" if path else str(key)
+    return f"{path}[{key}]" if isinstance(key, int) else (f"{path}.{key}" if path else str(key))
 
 
 def _deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
     out = copy.deepcopy(dict(base))
-    for k, v in over.items():
-        if isinstance(v, Mapping) and isinstance(out.get(k), Mapping) and k not in ("scientific", "nuisance"):
-            out[k] = _deep_merge(out[k], v)
-        else:
-            out[k] = copy.deepcopy(v)
+    for k, v in over.items():  # axes are replaced whole: a quick axis lists its own values
+        merge = isinstance(v, Mapping) and isinstance(out.get(k), Mapping) and k not in ("scientific", "nuisance")
+        out[k] = _deep_merge(out[k], v) if merge else copy.deepcopy(v)
     return out
 
 
@@ -115,23 +111,19 @@ def parse_study(
     full = None if quick else _resolve(copy.deepcopy(raw), chk, default_name, False, allow_missing)
     if quick_over is None:
         return full
-    merged = _deep_merge(raw, quick_over)
-    if isinstance(quick_over.get("problems"), list) and isinstance(raw.get("problems"), list):
-        merged["problems"] = _problems_by_id(quick_over["problems"], raw["problems"])
-    fast = _resolve(merged, _Checker(source, quick_over), default_name, True, allow_missing)
+    fast = _resolve(_quick_form(raw, quick_over), _Checker(source, quick_over), default_name, True, allow_missing)
     return fast if quick else full
 
 
-def _problems_by_id(quick: list[Any], full: list[Any]) -> list[Any]:
-    """The quick form's problem list, where a name that is the id of one of the full form's
-    problem mappings stands for that mapping (its data_options, params and tag): the quick form
-    picks a subset of the problems, it does not redefine them."""
-    mappings = {}
-    for p in full:
-        if isinstance(p, Mapping) and isinstance(p.get("model"), str) and isinstance(p.get("data"), str):
-            tag = p.get("tag")
-            mappings[f"{p['model']}-{p['data']}" + (f"-{tag}" if tag is not None else "")] = p
-    return [copy.deepcopy(mappings[p]) if isinstance(p, str) and p in mappings else p for p in quick]
+def _quick_form(raw: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    """``raw`` with the quick overrides merged in. A quick problem named by the id of one of the full form's
+    problem mappings is that mapping: the quick form picks problems, it does not redefine them."""
+    out, full = _deep_merge(raw, over), raw.get("problems") if isinstance(raw.get("problems"), list) else []
+    named = {f"{p['model']}-{p['data']}" + (f"-{p['tag']}" if p.get("tag") is not None else ""): p for p in full
+             if isinstance(p, Mapping) and isinstance(p.get("model"), str) and isinstance(p.get("data"), str)}
+    if isinstance(over.get("problems"), list):
+        out["problems"] = [copy.deepcopy(named[p]) if isinstance(p, str) and p in named else p for p in over["problems"]]
+    return out
 
 
 def _resolve(raw: dict[str, Any], chk: _Checker, default_name: str | None, quick: bool, allow_missing: bool) -> Study:
