@@ -33,12 +33,27 @@ def _val_losses(store):
     return out
 
 
+def _best_cells(store):
+    """Per problem: the configuration with the lowest mean val_loss over its seeds (the cells' monitored
+    metric), and in it the seed with the lowest, computed here from the cells' own records."""
+    configs = {}
+    for cell in store.read_cells():
+        loss = store.result(cell["cell_id"])["metrics"]["val"]["loss"]
+        configs.setdefault((cell["problem"], json.dumps(cell["params"], sort_keys=True)), []).append((loss, cell["cell_id"]))
+    best = {}
+    for (problem, _), runs in configs.items():
+        mean = sum(v for v, _ in runs) / len(runs)
+        if problem not in best or mean < best[problem][0]:
+            best[problem] = (mean, min(runs)[1])
+    return {p: c for p, (_, c) in best.items()}
+
+
 def test_keep_best_leaves_each_problems_best_cell_and_zoo_bench_best_exports_it(tmp_path, capsys):
     path, store = _run(tmp_path, keep="best")
     losses = _val_losses(store)
-    want = {p: min((v, c) for c, (q, v) in losses.items() if q == p)[1] for p in {q for q, _ in losses.values()}}
+    want = _best_cells(store)
     kept = {c for c in losses if (store.cell_dir(c) / "checkpoint").is_dir()}
-    assert kept == set(want.values())  # one per problem: its lowest val_loss (the cells' monitored metric)
+    assert kept == set(want.values())  # one per problem: the best seed of its best configuration
     capsys.readouterr()
     dest = tmp_path / "best-digits"
     assert main(["bench", "best", str(path), "--out", str(tmp_path / "runs"), "--problem", "mlp_tiny-digits",
@@ -48,6 +63,7 @@ def test_keep_best_leaves_each_problems_best_cell_and_zoo_bench_best_exports_it(
     task = zoo.load_checkpoint(dest)
     origin = task.card["origin"]
     assert origin["study"] == "keepers" and origin["cell_id"] == want["mlp_tiny-digits"] and origin["metric"] == "val_loss"
+    assert origin["config_seeds"] == 2 and origin["config_value"] >= origin["value"]  # 2 seeds; the better one taken out
     cell = store.result(want["mlp_tiny-digits"])
     card = json.loads((dest / "card.json").read_text())
     assert card["config"]["data"]["name"] == "digits" and card["metrics"]["val"]["loss"] == cell["metrics"]["val"]["loss"]
@@ -89,6 +105,30 @@ def test_no_kept_checkpoint_and_a_bad_keep_value(tmp_path, capsys):
     bad = write_study(tmp_path / "bad.yaml", tiny_study(name="bad", keep="some"))
     assert main(["bench", str(bad), "--out", str(tmp_path / "runs")]) == 2
     assert "keep: must be one of none, best, all, got 'some'" in capsys.readouterr().err
+
+
+def test_a_configuration_is_ranked_by_its_mean_over_seeds_not_by_its_luckiest_seed(tmp_path):
+    """Configuration A: seeds at 0.10 and 0.90 (mean 0.50); B: 0.20 and 0.30 (mean 0.25). Ranking
+    single cells would take A's lucky seed; B wins on the mean, and its better seed is taken out."""
+    from types import SimpleNamespace
+
+    from zoo.bench.best import rank
+
+    def rec(cid, lr, seed, loss):
+        return SimpleNamespace(status="ok", cell_id=cid, problem="p", path=tmp_path / cid,
+                               cell={"params": {"lr": lr}, "seed": seed},
+                               result={"metrics": {"val": {"loss": loss}}, "fit": {"monitor": "val_loss"}})
+
+    cells = [rec("a0", 0.1, 0, 0.10), rec("a1", 0.1, 1, 0.90), rec("b0", 0.01, 0, 0.30), rec("b1", 0.01, 1, 0.20)]
+    store = SimpleNamespace(records=lambda: cells, read_study=lambda: {})
+    rows = rank(store)
+    assert [r["cell_id"] for r in rows] == ["b1", "b0", "a0", "a1"]
+    assert rows[0]["config_value"] == pytest.approx(0.25) and rows[0]["config_seeds"] == 2
+    trials = [rec("t0", 0.1, 0, 0.4), rec("t1", 0.1, 0, 0.3)]  # one setting asked twice by a search: two trials
+    for r, t in zip(trials, (0, 1)):
+        r.cell["trial"] = t
+    store = SimpleNamespace(records=lambda: trials, read_study=lambda: {})
+    assert [(r["cell_id"], r["config_seeds"]) for r in rank(store)] == [("t1", 1), ("t0", 1)]
 
 
 def test_a_multi_objective_search_ranks_on_its_first_validation_objective():

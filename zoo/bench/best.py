@@ -4,7 +4,10 @@
 Cells are ranked on a **validation** metric, never on test: the study's search objective (its first
 validation one when it has several), else
 its target's metric, else the metric each cell's training loop watched (``val_loss`` for most
-tasks). Only cells that kept their checkpoint (``keep: best`` or ``keep: all`` in the study) can be
+tasks). A **configuration** (a trial of a search, else one setting of every axis) is ranked by the
+mean of that metric over its finished seeds, as the report chooses it and as Keras Tuner ranks a
+trial over its executions; its best seed is the cell taken out. Ranking single cells instead picks
+whichever configuration had the luckiest seed. Only cells that kept their checkpoint (``keep: best`` or ``keep: all`` in the study) can be
 taken out; the exported card is a new zoo checkpoint whose ``origin`` names the study, the store,
 the cell id, the problem and the ranking metric and value, beside the cell's resolved
 configuration (``config``), so ``zoo train --config DIR/card.json`` re-runs it.
@@ -17,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from zoo import metrics
+from zoo.bench.cells import canonical
 from zoo.errors import ConfigError, ZooError
 from zoo.record import OK
 
@@ -42,8 +46,9 @@ def _value(result: dict[str, Any], metric: str | None) -> tuple[str, float] | No
 
 
 def rank(store: Any, *, problem: str | None = None, metric: str | None = None) -> list[dict[str, Any]]:
-    """The finished cells of ``store`` (of ``problem`` if given), best first on ``metric`` (default:
-    :func:`objective`); each ``{cell_id, problem, metric, value, kept, record}``."""
+    """The finished cells of ``store`` (of ``problem`` if given), best configuration first on ``metric``
+    (default: :func:`objective`) by its mean over seeds, and within one configuration its best seed
+    first; each ``{cell_id, problem, metric, value, config_value, config_seeds, kept, record}``."""
     metric = metric or objective(store.read_study())
     if metric is not None:
         metrics.lookup(metric)  # an unknown name: one line listing the known ones
@@ -53,17 +58,26 @@ def rank(store: Any, *, problem: str | None = None, metric: str | None = None) -
             continue
         got = _value(rec.result, metric)
         if got is not None:
+            trial = rec.cell.get("trial")
+            config = (rec.problem, f"trial {trial}" if trial is not None else canonical(rec.cell.get("params", {})))
             rows.append({"cell_id": rec.cell_id, "problem": rec.problem, "metric": got[0], "value": got[1],
-                         "kept": (rec.path / "checkpoint").is_dir(), "record": rec})
+                         "config": config, "kept": (rec.path / "checkpoint").is_dir(), "record": rec})
     if problem and not rows and problem not in {r.problem for r in store.records()}:
         raise ConfigError(f"study {store.name!r} has no problem {problem!r}; its problems: "
                           f"{', '.join(sorted({r.problem for r in store.records()}))}.")
+    seeds: dict[tuple[str, str], list[float]] = {}
+    for r in rows:
+        seeds.setdefault(r["config"], []).append(r["value"])
+    for r in rows:
+        r["config_value"], r["config_seeds"] = sum(seeds[r["config"]]) / len(seeds[r["config"]]), len(seeds[r["config"]])
     sign = {name: (1 if metrics.mode(name) == "min" else -1) for name in {r["metric"] for r in rows}}
-    return sorted(rows, key=lambda r: (sign[r["metric"]] * r["value"], r["cell_id"]))
+    return sorted(rows, key=lambda r: (sign[r["metric"]] * r["config_value"], r["config"],
+                                       sign[r["metric"]] * r["value"], r["cell_id"]))
 
 
 def best_per_problem(store: Any) -> dict[str, str]:
-    """Each problem's best cell id among the cells that keep a checkpoint (what ``keep: best`` leaves)."""
+    """Each problem's best cell id (the best seed of its best configuration) among the cells that keep
+    a checkpoint (what ``keep: best`` leaves)."""
     out: dict[str, str] = {}
     for row in rank(store):
         if row["record"].cell.get("keep"):
@@ -83,6 +97,7 @@ def export(store: Any, row: dict[str, Any], dest: str | Path) -> Path:
     task = load_checkpoint(folder)
     card = task.card
     origin = {"study": store.name, "store": str(store.dir), "cell_id": row["cell_id"], "problem": row["problem"],
-              "metric": row["metric"], "value": row["value"]}
+              "metric": row["metric"], "value": row["value"], "config_value": row["config_value"],
+              "config_seeds": row["config_seeds"]}
     kept = {k: card[k] for k in ("seed", "batch_size", "data_options", "fit", "config") if k in card}
     return save_checkpoint(task, dest, metrics=card.get("metrics"), **kept, origin=origin)

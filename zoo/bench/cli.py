@@ -224,9 +224,12 @@ def cmd_best(args: argparse.Namespace) -> int:
     rows = rank(store, problem=args.problem, metric=args.metric)
     if not rows:
         raise ZooError(f"study {store.name!r} has no finished cell{' of ' + args.problem if args.problem else ''} to rank.")
-    print(f"{store.name}: best of {len(rows)} finished cells on {rows[0]['metric']}")
+    configs = len({r["config"] for r in rows})
+    print(f"{store.name}: {len(rows)} finished cells of {configs} configurations, ranked by each configuration's "
+          f"mean {rows[0]['metric']} over its seeds, then by seed")
     for i, r in enumerate(rows[: args.top], 1):
-        print(f"  {i}. {r['cell_id']}  {r['metric']} {r['value']:.4f}  {r['record'].problem}  "
+        print(f"  {i}. {r['cell_id']}  {r['metric']} {r['value']:.4f} (mean {r['config_value']:.4f} over "
+              f"{r['config_seeds']} seed{'s' if r['config_seeds'] != 1 else ''})  {r['record'].problem}  "
               f"{_label(r['record'].cell)}{'' if r['kept'] else '  (no checkpoint kept)'}")
     dest = Path(args.to) if args.to else Path(args.out) / "best" / f"{store.name}{'-' + args.problem if args.problem else ''}"
     folder = export(store, rows[0], dest)
