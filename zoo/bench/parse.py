@@ -119,7 +119,7 @@ def _quick_form(raw: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
     """``raw`` with the quick overrides merged in. A quick problem named by the id of one of the full form's
     problem mappings is that mapping: the quick form picks problems, it does not redefine them."""
     out, full = _deep_merge(raw, over), raw.get("problems") if isinstance(raw.get("problems"), list) else []
-    named = {f"{p['model']}-{p['data']}" + (f"-{p['tag']}" if p.get("tag") is not None else ""): p for p in full
+    named = {Problem.make_id(p["model"], p["data"], p.get("tag")): p for p in full
              if isinstance(p, Mapping) and isinstance(p.get("model"), str) and isinstance(p.get("data"), str)}
     if isinstance(over.get("problems"), list):
         out["problems"] = [copy.deepcopy(named[p]) if isinstance(p, str) and p in named else p for p in over["problems"]]
@@ -287,7 +287,7 @@ def _parse_problem(
         chk.fail(path, f"model {model!r} trains for {', '.join(entry.tasks)}; dataset {data!r} is {kind}.")
     if kind not in config.TASK_SETTINGS:
         chk.fail(path, f"dataset {data!r} needs a {kind} task, which this version of zoo does not have.", sorted(config.TASK_SETTINGS))
-    pid = f"{model}-{data}" + (f"-{tag}" if tag else "")
+    pid = Problem.make_id(model, data, tag)
     checked_opts = {}
     for k, v in {**common_opts, **opts}.items():
         opath = _join(path, "data_options") + f".{k}" if k in opts else f"data_options.{k}"

@@ -131,6 +131,11 @@ class Problem:
     data_options: dict[str, Any] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
 
+    @staticmethod
+    def make_id(model: str, data: str, tag: Any = None) -> str:
+        """A problem's id: ``<model>-<dataset>[-<tag>]``."""
+        return f"{model}-{data}" + (f"-{tag}" if tag else "")
+
     def to_json(self) -> dict[str, Any]:
         return normalize(
             {"id": self.id, "model": self.model, "data": self.data, "kind": self.kind,
